@@ -1,9 +1,11 @@
 #include "rdb.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "err.h"
@@ -33,14 +35,32 @@ static int rdb_fail(struct rdb *db, const char *what)
     return CHAT_ERR_UNAVAILABLE;
 }
 
+/* A connection whose server went away (restart, failover) reads EOF;
+ * noticing it before sending means the request that follows a Redis
+ * restart succeeds instead of failing once on the stale socket. */
+static int rdb_alive(const struct rdb *db)
+{
+    char c;
+    ssize_t n;
+
+    if (db->pending > 0)
+        return 1;
+    n = recv(db->ctx->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
 static int rdb_connect(struct rdb *db)
 {
     const struct chat_config *cfg = db->cfg;
     struct timeval tv = { cfg->redis_timeout_ms / 1000, (cfg->redis_timeout_ms % 1000) * 1000 };
     redisReply *r = NULL;
 
-    if (db->ctx)
-        return 0;
+    if (db->ctx) {
+        if (rdb_alive(db))
+            return 0;
+        log_info("rdb", "event=redis_reconnect reason=closed_by_server");
+        rdb_close(db);
+    }
     if (cfg->redis_socket && cfg->redis_socket[0])
         db->ctx = redisConnectUnixWithTimeout(cfg->redis_socket, tv);
     else
