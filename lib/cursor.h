@@ -10,7 +10,7 @@
 
 #define EPOCH_MAX 24          /* epoch strings are up to 16 hex digits */
 #define CURSOR_MAX_CHANS 1024 /* decoding rejects more entries */
-#define CURSOR_MAX_LEN 65536  /* decoding rejects longer strings */
+#define CURSOR_MAX_LEN 131072 /* decoding rejects longer strings */
 
 struct cursor_pos {
     char chan[CHAN_MAX];
