@@ -106,24 +106,21 @@ static void fcgisrv_usage(const struct fcgisrv_prog *prog, FILE *f)
             prog->name, prog->summary, SB_SYSCONFDIR "/switchboard/switchboard.conf");
 }
 
-int fcgisrv_main(int argc, char **argv, const struct fcgisrv_prog *prog)
+int fcgisrv_args(int argc, char **argv, const struct fcgisrv_prog *prog, const char **conf,
+                 const char **listen_addr)
 {
     static const struct option longopts[] = {
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct chat_config cfg;
-    struct fcgisrv srv;
-    const char *conf = NULL, *listen_addr = NULL;
-    pthread_t *threads = NULL;
-    sigset_t sigs;
-    int opt, rc = 1, started = 0;
+    int opt;
 
-    memset(&cfg, 0, sizeof(cfg));
+    *conf = NULL;
+    *listen_addr = NULL;
     while ((opt = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'c': conf = optarg; break;
-        case 'l': listen_addr = optarg; break;
+        case 'c': *conf = optarg; break;
+        case 'l': *listen_addr = optarg; break;
         case 'h': fcgisrv_usage(prog, stdout); return 0;
         default: fcgisrv_usage(prog, stderr); return 2;
         }
@@ -132,11 +129,38 @@ int fcgisrv_main(int argc, char **argv, const struct fcgisrv_prog *prog)
         fcgisrv_usage(prog, stderr);
         return 2;
     }
+    return -1;
+}
+
+int fcgisrv_listen(const struct chat_config *cfg, const char *listen_addr)
+{
+    int sock;
+
+    if (!listen_addr && cfg->listen[0])
+        listen_addr = cfg->listen;
+    if (!listen_addr)
+        return 0;
+    sock = FCGX_OpenSocket(listen_addr, cfg->backlog);
+    if (sock < 0)
+        log_error("fcgisrv", "event=listen_failed addr=%s err=\"%s\"", listen_addr, strerror(errno));
+    return sock;
+}
+
+int fcgisrv_main(int argc, char **argv, const struct fcgisrv_prog *prog)
+{
+    struct chat_config cfg;
+    struct fcgisrv srv;
+    const char *conf = NULL, *listen_addr = NULL;
+    pthread_t *threads = NULL;
+    sigset_t sigs;
+    int rc, started = 0;
+
+    memset(&cfg, 0, sizeof(cfg));
+    if ((rc = fcgisrv_args(argc, argv, prog, &conf, &listen_addr)) >= 0)
+        return rc;
     if ((rc = fcgisrv_load_config(prog->name, conf, &cfg)) != 0)
         goto out;
     rc = 1;
-    if (!listen_addr && cfg.listen[0])
-        listen_addr = cfg.listen;
 
     /* Block the signals in every thread; this thread takes them with
      * sigwait, so no handler runs in the middle of a request. */
@@ -155,13 +179,8 @@ int fcgisrv_main(int argc, char **argv, const struct fcgisrv_prog *prog)
     srv.prog = prog;
     srv.cfg = &cfg;
     pthread_mutex_init(&srv.accept_lock, NULL);
-    if (listen_addr) {
-        srv.sock = FCGX_OpenSocket(listen_addr, cfg.backlog);
-        if (srv.sock < 0) {
-            log_error("fcgisrv", "event=listen_failed addr=%s err=\"%s\"", listen_addr, strerror(errno));
-            goto out;
-        }
-    }
+    if ((srv.sock = fcgisrv_listen(&cfg, listen_addr)) < 0)
+        goto out;
     threads = xcalloc((size_t)cfg.threads, sizeof(*threads));
     for (int i = 0; i < cfg.threads; i++) {
         if (pthread_create(&threads[i], NULL, fcgisrv_worker, &srv) != 0) {
@@ -170,8 +189,7 @@ int fcgisrv_main(int argc, char **argv, const struct fcgisrv_prog *prog)
         }
         started++;
     }
-    log_info("fcgisrv", "event=start threads=%d listen=%s", cfg.threads,
-             listen_addr ? listen_addr : "fd0");
+    log_info("fcgisrv", "event=start threads=%d", cfg.threads);
     for (;;) {
         int sig = 0;
         if (sigwait(&sigs, &sig) != 0)

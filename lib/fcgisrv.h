@@ -25,6 +25,16 @@ struct fcgisrv_prog {
  * exit status. */
 int fcgisrv_main(int argc, char **argv, const struct fcgisrv_prog *prog);
 
+/* The option parsing of every program: -c FILE, -l ADDR, -h/--help.
+ * Returns -1 to go on (conf/listen set, NULL if not given), else the exit
+ * status (help printed, or a usage error). */
+int fcgisrv_args(int argc, char **argv, const struct fcgisrv_prog *prog, const char **conf,
+                 const char **listen_addr);
+
+/* Opens the FastCGI listening socket: listen_addr, else the config's
+ * `listen`, else 0 (inherited from the front server). -1 on failure. */
+int fcgisrv_listen(const struct chat_config *cfg, const char *listen_addr);
+
 /* The same option parsing and config loading for other programs (chatctl):
  * returns 0 and fills cfg, or prints the reason and returns 2. */
 int fcgisrv_load_config(const char *prog, const char *path, struct chat_config *cfg);

@@ -117,9 +117,11 @@ static int req_copy_token(const char *s, size_t n, char out[SESSION_TOKEN_LEN + 
 
 int req_token(const struct req *rq, char out[SESSION_TOKEN_LEN + 1])
 {
-    const char *auth = req_env(rq, "HTTP_AUTHORIZATION");
-    const char *cookie = req_env(rq, "HTTP_COOKIE");
+    return req_token_from(req_env(rq, "HTTP_AUTHORIZATION"), req_env(rq, "HTTP_COOKIE"), out);
+}
 
+int req_token_from(const char *auth, const char *cookie, char out[SESSION_TOKEN_LEN + 1])
+{
     out[0] = '\0';
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         const char *t = auth + 7;
@@ -147,20 +149,24 @@ int req_auth(struct req *rq, struct rdb *db)
 
 int req_origin_ok(const struct req *rq)
 {
-    const char *origin = req_env(rq, "HTTP_ORIGIN");
-    const char *host = req_env(rq, "HTTP_HOST");
-    const char *https = req_env(rq, "HTTPS");
+    return req_origin_allowed(rq->cfg, req_env(rq, "HTTP_ORIGIN"), req_env(rq, "HTTP_HOST"),
+                              req_env(rq, "HTTPS"));
+}
+
+int req_origin_allowed(const struct chat_config *cfg, const char *origin, const char *host,
+                       const char *https)
+{
     char own[512];
 
-    if (!origin)
+    if (!origin || !origin[0])
         return 1;
-    if (rq->cfg->n_origins > 0) {
-        for (int i = 0; i < rq->cfg->n_origins; i++)
-            if (strcmp(origin, rq->cfg->origins[i]) == 0)
+    if (cfg->n_origins > 0) {
+        for (int i = 0; i < cfg->n_origins; i++)
+            if (strcmp(origin, cfg->origins[i]) == 0)
                 return 1;
         return 0;
     }
-    if (!host)
+    if (!host || !host[0])
         return 0;
     snprintf(own, sizeof(own), "%s://%s",
              https && strcasecmp(https, "on") == 0 ? "https" : "http", host);
@@ -173,7 +179,7 @@ const char *req_client_addr(const struct req *rq)
     return a && *a ? a : "-";
 }
 
-static const char *req_reason(int status)
+const char *req_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -225,22 +231,38 @@ void req_reply_empty(struct req *rq, int status, const char *extra_headers)
     req_head(rq, status, NULL, extra_headers);
 }
 
+char *req_error_body(int err, const char *message)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(body, "error");
+    char *s;
+
+    cJSON_AddStringToObject(e, "code", err_code(err));
+    cJSON_AddStringToObject(e, "message", message ? message : err_code(err));
+    s = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (!s) {
+        log_error("req", "event=json_print_failed");
+        abort();
+    }
+    return s;
+}
+
 void req_reply_error(struct req *rq, int err, const char *message)
 {
     int status = err_http_status(err);
-    cJSON *body = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(body, "error");
     char extra[64] = "";
     char q[160];
+    char *body;
 
     if (!message)
         message = err_code(err);
-    cJSON_AddStringToObject(e, "code", err_code(err));
-    cJSON_AddStringToObject(e, "message", message);
     if (err == CHAT_ERR_RATE || err == CHAT_ERR_UNAVAILABLE)
         snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", rq->retry_after > 0 ? rq->retry_after : 1);
-    req_reply_json(rq, status, body, extra);
-    cJSON_Delete(body);
+    body = req_error_body(err, message);
+    req_head(rq, status, "application/json", extra);
+    FCGX_PutS(body, rq->fx->out);
+    free(body);
     log_msg(status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "req",
             "event=reject method=%s path=%s status=%d code=%s user=%s msg=%s", rq->method, rq->path,
             status, err_code(err), rq->me.name[0] ? rq->me.name : "-", log_quote(q, sizeof(q), message));

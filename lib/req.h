@@ -55,6 +55,16 @@ int req_origin_ok(const struct req *rq);
 /* The client address for rate limits ("-" if unknown). */
 const char *req_client_addr(const struct req *rq);
 
+/* The same rules without a FastCGI request, for programs that keep their
+ * own request state (chat-poll, wsgate). NULL or "" means absent. */
+int req_origin_allowed(const struct chat_config *cfg, const char *origin, const char *host,
+                       const char *https);
+int req_token_from(const char *authorization, const char *cookie,
+                   char out[SESSION_TOKEN_LEN + 1]);
+/* {"error":{"code","message"}} as a new string (caller frees). */
+char *req_error_body(int err, const char *message);
+const char *req_reason(int status);
+
 /* Replies. extra_headers: "" or complete "Name: value\r\n" lines. */
 void req_reply_json(struct req *rq, int status, const cJSON *body, const char *extra_headers);
 void req_reply_empty(struct req *rq, int status, const char *extra_headers);

@@ -23,14 +23,14 @@ static int session_hash(const char *token, char out[65])
     return 0;
 }
 
-int session_key(struct rdb *db, const char *token, char out[KEY_MAX])
+int session_key(const char *prefix, const char *token, char out[KEY_MAX])
 {
     char h[65];
     int rc;
 
     if ((rc = session_hash(token, h)) < 0)
         return rc;
-    keys_session(out, db->cfg->key_prefix, h);
+    keys_session(out, prefix, h);
     return 0;
 }
 
@@ -79,7 +79,7 @@ int session_lookup(struct rdb *db, const char *token, struct user_id *id)
     redisReply *user = NULL, *ttl = NULL;
     int rc;
 
-    if ((rc = session_key(db, token, skey)) < 0)
+    if ((rc = session_key(db->cfg->key_prefix, token, skey)) < 0)
         return rc;
     /* Lookup and refresh in one round trip; EXPIRE of a missing key is a
      * no-op. */

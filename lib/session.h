@@ -21,6 +21,6 @@ int session_delete(struct rdb *db, const char *token);
 int session_delete_all(struct rdb *db, const struct user_id *id);
 
 /* The Redis key of a token's session (for wsgate, which watches it). */
-int session_key(struct rdb *db, const char *token, char out[KEY_MAX]);
+int session_key(const char *prefix, const char *token, char out[KEY_MAX]);
 
 #endif

@@ -1,0 +1,355 @@
+#include "park.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <fastcgi.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+static const char *const park_var_names[PARK_VAR_COUNT] = {
+    "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "HTTP_COOKIE", "HTTP_AUTHORIZATION",
+    "HTTP_ORIGIN", "HTTP_HOST", "HTTPS", "HTTP_LAST_EVENT_ID", "REMOTE_ADDR",
+};
+
+struct park_req {
+    struct park *park;
+    struct bufferevent *bev;
+    unsigned short id;           /* FastCGI request id */
+    unsigned ended : 1;          /* park_end called */
+    unsigned gone : 1;           /* connection closed or failed */
+    unsigned in_cb : 1;          /* inside a bufferevent callback */
+    park_gone_fn on_gone;
+    void *gone_arg;
+    struct park_req *qnext;      /* hand-off queue */
+    int fd;
+    unsigned short off[PARK_VAR_COUNT + 1];  /* offsets into vars; the
+                                                last is the path */
+    char vars[];                 /* NUL-terminated values, packed */
+};
+
+struct park {
+    struct event_base *base;
+    park_handler_fn handler;
+    void *arg;
+    int sock;
+    size_t max_out;
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t lock;
+    struct park_req *qhead, *qtail;   /* accepted, not yet on the loop */
+    struct event *wake;
+    unsigned long active, gone_total;
+};
+
+/* Copies the variables we use into one allocation: a parked request then
+ * costs this and a bufferevent, not libfcgi's stream buffers. */
+static struct park_req *park_req_from(FCGX_Request *fx)
+{
+    const char *v[PARK_VAR_COUNT];
+    size_t len[PARK_VAR_COUNT], total = 0, off = 0, path_len;
+    struct park_req *r;
+
+    for (int i = 0; i < PARK_VAR_COUNT; i++) {
+        v[i] = FCGX_GetParam(park_var_names[i], fx->envp);
+        if (!v[i])
+            v[i] = "";
+        len[i] = strlen(v[i]);
+        if (len[i] > 8192)
+            len[i] = 8192;   /* lighttpd bounds headers too; keep offsets short */
+        total += len[i] + 1;
+    }
+    path_len = strcspn(v[PARK_URI], "?");
+    if (path_len > len[PARK_URI])
+        path_len = len[PARK_URI];
+    r = xcalloc(1, sizeof(*r) + total + path_len + 1);
+    for (int i = 0; i < PARK_VAR_COUNT; i++) {
+        r->off[i] = (unsigned short)off;
+        memcpy(r->vars + off, v[i], len[i]);
+        r->vars[off + len[i]] = '\0';
+        off += len[i] + 1;
+    }
+    r->off[PARK_VAR_COUNT] = (unsigned short)off;
+    memcpy(r->vars + off, v[PARK_URI], path_len);
+    r->vars[off + path_len] = '\0';
+    r->fd = fx->ipcFd;
+    r->id = (unsigned short)fx->requestId;
+    return r;
+}
+
+static void *park_accept_loop(void *arg)
+{
+    struct park *p = arg;
+
+    for (;;) {
+        FCGX_Request fx;
+        struct park_req *r;
+
+        if (FCGX_InitRequest(&fx, p->sock, 0) != 0)
+            break;
+        if (FCGX_Accept_r(&fx) < 0) {
+            log_error("park", "event=accept_failed");
+            usleep(100 * 1000);   /* a persistent failure must not spin */
+            continue;
+        }
+        r = park_req_from(&fx);
+        /* Frees the streams and params but keeps the connection open: the
+         * loop owns it now. */
+        FCGX_Free(&fx, 0);
+        pthread_mutex_lock(&p->lock);
+        if (p->qtail)
+            p->qtail->qnext = r;
+        else
+            p->qhead = r;
+        p->qtail = r;
+        pthread_mutex_unlock(&p->lock);
+        event_active(p->wake, EV_READ, 0);
+    }
+    return NULL;
+}
+
+static void park_req_free(struct park_req *r)
+{
+    if (r->bev)
+        bufferevent_free(r->bev);   /* closes the fd */
+    else if (r->fd >= 0)
+        close(r->fd);
+    r->park->active--;
+    free(r);
+}
+
+static void park_mark_gone(struct park_req *r)
+{
+    if (r->gone)
+        return;
+    r->gone = 1;
+    r->park->gone_total++;
+    if (!r->ended && r->on_gone) {
+        r->in_cb = 1;
+        r->on_gone(r, r->gone_arg);
+        r->in_cb = 0;
+    }
+}
+
+static void park_on_read(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    /* FCGI_STDIN records and anything else the front server sends while
+     * we wait are of no use to a GET that is already parsed. */
+    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void park_on_write(struct bufferevent *bev, void *arg)
+{
+    struct park_req *r = arg;
+
+    (void)bev;
+    if (r->ended)
+        park_req_free(r);
+}
+
+static void park_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct park_req *r = arg;
+
+    (void)bev;
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    park_mark_gone(r);
+    if (r->ended)
+        park_req_free(r);
+}
+
+static void park_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct park *p = arg;
+    struct park_req *r, *next;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&p->lock);
+    r = p->qhead;
+    p->qhead = p->qtail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    for (; r; r = next) {
+        next = r->qnext;
+        r->qnext = NULL;
+        r->park = p;
+        p->active++;
+        evutil_make_socket_nonblocking(r->fd);
+        r->bev = bufferevent_socket_new(p->base, r->fd, BEV_OPT_CLOSE_ON_FREE);
+        if (!r->bev) {
+            log_error("park", "event=bufferevent_failed");
+            park_req_free(r);
+            continue;
+        }
+        r->fd = -1;
+        bufferevent_setcb(r->bev, park_on_read, park_on_write, park_on_event, r);
+        bufferevent_enable(r->bev, EV_READ);
+        p->handler(r, p->arg);
+    }
+}
+
+int park_new(struct park **out, struct event_base *base, int listen_sock, size_t max_out,
+             park_handler_fn handler, void *arg)
+{
+    struct park *p = xcalloc(1, sizeof(*p));
+
+    p->base = base;
+    p->sock = listen_sock;
+    p->max_out = max_out;
+    p->handler = handler;
+    p->arg = arg;
+    pthread_mutex_init(&p->lock, NULL);
+    p->wake = event_new(base, -1, EV_PERSIST | EV_READ, park_on_wake, p);
+    if (pthread_create(&p->thread, NULL, park_accept_loop, p) != 0) {
+        log_error("park", "event=thread_create_failed");
+        event_free(p->wake);
+        free(p);
+        return -1;
+    }
+    p->thread_started = 1;
+    *out = p;
+    return 0;
+}
+
+void park_free(struct park *p)
+{
+    if (!p)
+        return;
+    /* The accept thread may still be blocked in accept; detach it, the
+     * process is on its way out. Requests it queued are closed here. */
+    if (p->thread_started)
+        pthread_detach(p->thread);
+    pthread_mutex_lock(&p->lock);
+    for (struct park_req *r = p->qhead, *next; r; r = next) {
+        next = r->qnext;
+        close(r->fd);
+        free(r);
+    }
+    p->qhead = p->qtail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    event_free(p->wake);
+    free(p);
+}
+
+unsigned long park_active(const struct park *p)
+{
+    return p->active;
+}
+
+unsigned long park_gone_total(const struct park *p)
+{
+    return p->gone_total;
+}
+
+const char *park_env(const struct park_req *r, enum park_var v)
+{
+    return r->vars + r->off[v];
+}
+
+const char *park_path(const struct park_req *r)
+{
+    return r->vars + r->off[PARK_VAR_COUNT];
+}
+
+void park_on_gone(struct park_req *r, park_gone_fn fn, void *arg)
+{
+    r->on_gone = fn;
+    r->gone_arg = arg;
+}
+
+/* One FastCGI record header (the layout is libfcgi's FCGI_Header). */
+static void park_record(struct evbuffer *out, unsigned char type, unsigned short id, size_t len)
+{
+    FCGI_Header h;
+
+    h.version = FCGI_VERSION_1;
+    h.type = type;
+    h.requestIdB1 = (unsigned char)(id >> 8);
+    h.requestIdB0 = (unsigned char)id;
+    h.contentLengthB1 = (unsigned char)(len >> 8);
+    h.contentLengthB0 = (unsigned char)len;
+    h.paddingLength = 0;
+    h.reserved = 0;
+    evbuffer_add(out, &h, sizeof(h));
+}
+
+int park_write(struct park_req *r, const char *data, size_t len)
+{
+    struct evbuffer *out;
+
+    if (r->gone || r->ended)
+        return -1;
+    out = bufferevent_get_output(r->bev);
+    while (len > 0) {
+        size_t n = len > 65535 ? 65535 : len;
+        park_record(out, FCGI_STDOUT, r->id, n);
+        evbuffer_add(out, data, n);
+        data += n;
+        len -= n;
+    }
+    /* A client that stopped reading: lighttpd stops reading us and the
+     * output piles up here. Treat it as gone; it resumes from its cursor. */
+    if (evbuffer_get_length(out) > r->park->max_out) {
+        log_info("park", "event=slow_consumer bytes=%zu", evbuffer_get_length(out));
+        /* No on_gone callback here: the caller is in the middle of a
+         * write and handles the -1 itself. */
+        r->gone = 1;
+        r->park->gone_total++;
+        return -1;
+    }
+    return 0;
+}
+
+int park_printf(struct park_req *r, const char *fmt, ...)
+{
+    char buf[2048], *big = NULL;
+    va_list ap;
+    int n, rc;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= sizeof(buf)) {
+        big = xmalloc((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    rc = park_write(r, big ? big : buf, (size_t)n);
+    free(big);
+    return rc;
+}
+
+void park_end(struct park_req *r)
+{
+    struct evbuffer *out;
+    FCGI_EndRequestBody body;
+
+    if (r->ended)
+        return;
+    r->ended = 1;
+    if (r->gone) {
+        if (!r->in_cb)
+            park_req_free(r);
+        return;   /* freed by park_mark_gone's caller after the callback */
+    }
+    out = bufferevent_get_output(r->bev);
+    park_record(out, FCGI_STDOUT, r->id, 0);   /* end of stdout */
+    memset(&body, 0, sizeof(body));
+    body.protocolStatus = FCGI_REQUEST_COMPLETE;
+    park_record(out, FCGI_END_REQUEST, r->id, sizeof(body));
+    evbuffer_add(out, &body, sizeof(body));
+    /* park_on_write frees r once the output has drained. */
+    bufferevent_enable(r->bev, EV_WRITE);
+}

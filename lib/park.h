@@ -1,0 +1,64 @@
+/* park — FastCGI requests that wait on a libevent loop without a thread
+ * each. One accept thread takes requests with libfcgi's FCGX_Accept_r
+ * (which parses the FastCGI params), copies the few CGI variables the
+ * programs use, lets libfcgi free its stream buffers (about 17 KiB per
+ * request) and hands the bare connection to the loop. From then on the
+ * loop writes FCGI_STDOUT records through a bufferevent, never blocking,
+ * and notices at once when the front server closes the connection (the
+ * client went away; lighttpd needs "tcp-fin-propagate" for that).
+ *
+ * Everything but park_new/park_free runs on the loop thread. */
+#ifndef SB_PARK_H
+#define SB_PARK_H
+#include <event2/event.h>
+#include <stddef.h>
+
+enum park_var {
+    PARK_METHOD, PARK_URI, PARK_QUERY, PARK_COOKIE, PARK_AUTHORIZATION, PARK_ORIGIN,
+    PARK_HOST, PARK_HTTPS, PARK_LAST_EVENT_ID, PARK_REMOTE_ADDR, PARK_VAR_COUNT
+};
+
+struct park;
+struct park_req;
+
+/* A new request, on the loop thread. The handler owns it until it calls
+ * park_end (exactly once). */
+typedef void (*park_handler_fn)(struct park_req *r, void *arg);
+/* The connection closed before park_end: the client is gone. The owner
+ * must release what it holds and call park_end (also from here). */
+typedef void (*park_gone_fn)(struct park_req *r, void *arg);
+
+/* Starts the accept thread on listen_sock (0: the socket inherited from
+ * the front server). max_out: bytes of unsent output at which a request
+ * counts as gone (a reader that stopped reading). Requires
+ * evthread_use_pthreads() before the base was made. */
+int park_new(struct park **out, struct event_base *base, int listen_sock, size_t max_out,
+             park_handler_fn handler, void *arg);
+/* Frees what the loop owns; the accept thread is left blocked in accept
+ * (the process is exiting). */
+void park_free(struct park *p);
+
+/* Requests now held by the loop, and requests freed because their client
+ * went away (for /metrics). */
+unsigned long park_active(const struct park *p);
+unsigned long park_gone_total(const struct park *p);
+
+/* A CGI variable of the request, or "" if absent. */
+const char *park_env(const struct park_req *r, enum park_var v);
+/* Path part of REQUEST_URI. */
+const char *park_path(const struct park_req *r);
+
+void park_on_gone(struct park_req *r, park_gone_fn fn, void *arg);
+
+/* Queues response bytes (headers first, as a CGI program writes them).
+ * Returns 0, or -1 if the request is gone (also when its unsent output
+ * passed max_out; on_gone is then not called: the caller ends it). */
+int park_write(struct park_req *r, const char *data, size_t len);
+int park_printf(struct park_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Ends the request: FCGI_END_REQUEST, then the connection is closed and
+ * r freed once the output is flushed (at once if gone). r is invalid
+ * after this call. */
+void park_end(struct park_req *r);
+
+#endif
