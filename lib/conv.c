@@ -259,7 +259,7 @@ static char *conv_event_members(const char *conv, long long upto)
 int conv_read(struct rdb *db, const struct user_id *me, const char *conv, long long upto)
 {
     const char *p = db->cfg->key_prefix;
-    char k[4][KEY_MAX], inbox[CHAN_MAX], epoch[CHAN_EPOCH_LEN + 1];
+    char k[6][KEY_MAX], inbox[CHAN_MAX], epoch[CHAN_EPOCH_LEN + 1];
     struct conv_target t;
     struct rdb_args a;
     redisReply *rep = NULL;
@@ -273,10 +273,12 @@ int conv_read(struct rdb *db, const struct user_id *me, const char *conv, long l
     keys_readmark(k[1], p, me->lname);
     keys_chan(k[2], p, inbox);
     keys_meta(k[3], p, inbox);
+    keys_chan(k[4], p, t.chan);
+    keys_meta(k[5], p, t.chan);
     members = conv_event_members(t.display, upto);
     chan_new_epoch(epoch);
     rdb_args_init(&a);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         rdb_args_str(&a, k[i]);
     rdb_args_str(&a, t.field);
     rdb_args_int(&a, upto);
@@ -285,7 +287,9 @@ int conv_read(struct rdb *db, const struct user_id *me, const char *conv, long l
     rdb_args_str(&a, members);
     rdb_args_int(&a, db->cfg->inbox_cap);
     rdb_args_str(&a, epoch);
-    rc = rdb_script(db, &rep, SCRIPT_CONV_READ, 4, 7, a.argv);
+    rdb_args_str(&a, t.peer);
+    rdb_args_int(&a, CONV_UNREAD_SCAN_DM);
+    rc = rdb_script(db, &rep, SCRIPT_CONV_READ, 6, 9, a.argv);
     free(members);
     if (rc == 0)
         freeReplyObject(rep);

@@ -9,6 +9,7 @@
 
 #define CONV_LIST_MAX 500       /* DM conversations listed */
 #define CONV_UNREAD_SCAN 100    /* room events scanned for an unread count */
+#define CONV_UNREAD_SCAN_DM 1000 /* DM entries scanned when a read mark moves */
 
 /* *out = {"conversations":[{"conv","last","unread","online"?}]}; "online"
  * only for direct chats. */
