@@ -559,12 +559,13 @@ static void hub_sub_unlink(struct hub_sub *s)
     h->st.subs--;
 }
 
-/* The rooms arrived: build one watcher per channel and start them. */
+/* The rooms and read marks arrived: build one watcher per channel and
+ * start them. */
 static void hub_on_rooms(struct ardb *a, redisReply *reply, void *arg)
 {
     struct hub_sub *s = arg;
-    char chans[1][CHAN_MAX], lroom[NAME_MAX_LEN + 1];
-    size_t n;
+    char lroom[NAME_MAX_LEN + 1], chan[CHAN_MAX];
+    size_t nrooms;
 
     (void)a;
     if (s->closed) {
@@ -577,29 +578,33 @@ static void hub_on_rooms(struct ardb *a, redisReply *reply, void *arg)
         hub_sub_unref(s);
         return;
     }
-    n = reply->elements + 1;
-    s->w = xcalloc(n, sizeof(*s->w));
-    keys_chan_inbox(chans[0], s->me.lname);
-    for (size_t i = 0; i < n; i++) {
+    nrooms = reply->elements / 2;
+    s->w = xcalloc(nrooms + 1, sizeof(*s->w));
+    for (size_t i = 0; i <= nrooms; i++) {
         struct hub_watch *w = &s->w[s->n];
         const struct cursor_pos *p;
-        const char *chan = chans[0];
-        char room_chan[CHAN_MAX];
+        long long mark = 0;
 
-        if (i > 0) {
-            const redisReply *e = reply->element[i - 1];
+        if (i == 0) {
+            keys_chan_inbox(chan, s->me.lname);
+        } else {
+            const redisReply *e = reply->element[2 * (i - 1)];
             if (e->type != REDIS_REPLY_STRING || valid_name_lower(lroom, e->str) < 0)
                 continue;
-            keys_chan_room(room_chan, lroom);
-            chan = room_chan;
+            keys_chan_room(chan, lroom);
+            mark = rdb_int(reply->element[2 * (i - 1) + 1]);
         }
         w->sub = s;
         p = cursor_find(&s->start, chan);
-        /* A channel the cursor does not know (a fresh connection, or a
-         * room joined since) starts from now. */
-        w->pos = p ? p->id : -1;
-        if (p)
+        if (p) {
+            w->pos = p->id;
             snprintf(w->epoch, sizeof(w->epoch), "%s", p->epoch);
+        } else {
+            /* Not in the cursor: a fresh connection starts from now; a
+             * resumed one has joined this room since, and starts at its
+             * join (the read mark) so nothing after the join is lost. */
+            w->pos = s->start.n > 0 && mark > 0 ? mark : -1;
+        }
         s->n++;
         hub_chan_attach(hub_chan_get(s->hub, chan), w);
     }
@@ -613,7 +618,8 @@ int hub_sub_start(struct hub *h, const struct user_id *me, const char *cursor,
                   const struct hub_sub_ops *ops, void *arg, struct hub_sub **out)
 {
     struct hub_sub *s;
-    char k[KEY_MAX];
+    char k[KEY_MAX], marks[KEY_MAX];
+    const char *argv[2];
 
     *out = NULL;
     if (!ardb_is_up(h->cmd) || !ardb_is_up(h->sub))
@@ -630,12 +636,15 @@ int hub_sub_start(struct hub *h, const struct user_id *me, const char *cursor,
         return CHAT_ERR_INVALID;
     }
     keys_user_rooms(k, h->cfg->key_prefix, me->lname);
-    if (ardb_cmd(h->cmd, hub_on_rooms, s, "SMEMBERS %s", k) < 0) {
+    keys_readmark(marks, h->cfg->key_prefix, me->lname);
+    argv[0] = k;
+    argv[1] = marks;
+    if (ardb_script(h->cmd, hub_on_rooms, s, SCRIPT_FOLLOW_ROOMS, 2, 0, argv) < 0) {
         cursor_free(&s->start);
         free(s);
         return CHAT_ERR_UNAVAILABLE;
     }
-    s->refs = 2;   /* the owner, and the SMEMBERS reply */
+    s->refs = 2;   /* the owner, and the follow_rooms reply */
     hub_sub_link(s);
     *out = s;
     return 0;

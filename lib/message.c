@@ -210,6 +210,12 @@ int message_history(struct rdb *db, const struct user_id *me, const char *conv,
     {
         cJSON *firstev = cJSON_GetArrayItem(r.events, 0);
         bool more = firstev && event_id(firstev) > lowest;
+        /* Presence comes and goes; it is live news, not conversation. */
+        for (int i = cJSON_GetArraySize(r.events) - 1; i >= 0; i--) {
+            const char *type = event_type(cJSON_GetArrayItem(r.events, i));
+            if (type && strcmp(type, "presence") == 0)
+                cJSON_DeleteItemFromArray(r.events, i);
+        }
         cJSON_AddItemToObject(*out, "messages", r.events);
         r.events = NULL;
         cJSON_AddBoolToObject(*out, "more", more);
