@@ -15,6 +15,9 @@
  *   [send]    send_max, send_window, cid_ttl
  *   [poll]    poll_timeout_default, poll_timeout_max, sse_heartbeat,
  *             sse_retry_ms, presence_grace, sweep_interval
+ *   [ws]      listen -> ws_listen, admin -> ws_admin, workers -> ws_workers,
+ *             max_message, max_output, ping_interval, handshake_timeout,
+ *             max_header, typing_interval_ms, url (all ws_*)
  *   [upload]  media_dir, max_size -> upload_max, types -> upload_types
  *             (-> types[])
  *
@@ -134,6 +137,17 @@ static const struct config_item config_table[] = {
     CONFIG_INT("poll", "sse_retry_ms", sse_retry_ms, 100, 600000, 3000),
     CONFIG_INT("poll", "presence_grace", presence_grace, 0, 3600, 10),
     CONFIG_INT("poll", "sweep_interval", sweep_interval, 1, 3600, 30),
+
+    CONFIG_STR("ws", "listen", ws_listen, 1, 300, "127.0.0.1:8081", NULL),
+    CONFIG_STR("ws", "admin", ws_admin, 0, 300, "127.0.0.1:8082", NULL),
+    CONFIG_INT("ws", "workers", ws_workers, 1, 64, 1),
+    CONFIG_INT("ws", "max_message", ws_max_message, 64, 16777216, 65536),
+    CONFIG_INT("ws", "max_output", ws_max_output, 4096, 1073741824, 1048576),
+    CONFIG_INT("ws", "ping_interval", ws_ping_interval, 1, 3600, 25),
+    CONFIG_INT("ws", "handshake_timeout", ws_handshake_timeout, 1, 60, 5),
+    CONFIG_INT("ws", "max_header", ws_max_header, 512, 65536, 8192),
+    CONFIG_INT("ws", "typing_interval_ms", ws_typing_interval_ms, 0, 60000, 1000),
+    CONFIG_STR("ws", "url", ws_url, 0, 300, "", NULL),
 
     CONFIG_STR("upload", "media_dir", media_dir, 1, CONFIG_PATH_MAX, "var/media", NULL),
     CONFIG_INT("upload", "max_size", upload_max, 1, 1073741824, 10485760),

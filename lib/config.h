@@ -58,6 +58,18 @@ struct chat_config {
     int presence_grace;        /* seconds before offline, 0..3600, default 10 */
     int sweep_interval;        /* seconds, 1..3600, default 30 */
 
+    /* [ws] — wsgate */
+    char *ws_listen;           /* host:port, default "127.0.0.1:8081" */
+    char *ws_admin;            /* host:port for /healthz and /metrics, "" = off */
+    int ws_workers;            /* processes sharing the port, 1..64, default 1 */
+    int ws_max_message;        /* bytes of one client message, 64..16777216, default 65536 */
+    int ws_max_output;         /* unsent bytes before 4008, 4096..1073741824, default 1048576 */
+    int ws_ping_interval;      /* seconds, 1..3600, default 25 */
+    int ws_handshake_timeout;  /* seconds, 1..60, default 5 */
+    int ws_max_header;         /* bytes of the upgrade request, 512..65536, default 8192 */
+    int ws_typing_interval_ms; /* least time between typing ops, 0..60000, default 1000 */
+    char *ws_url;              /* WebSocket URL handed to clients by /me; "" = /ws */
+
     /* [upload] */
     char *media_dir;           /* where uploads are stored, default "var/media" */
     int upload_max;            /* bytes, 1..1073741824, default 10485760 */
