@@ -1,0 +1,816 @@
+/* One WebSocket connection: the upgrade (parsed by handshake.c, session
+ * checked in Redis), then RFC 6455 framing by wslay over a bufferevent,
+ * live events from the hub, and the client's ops. wslay never touches the
+ * socket: its callbacks read from and write to the bufferevent's buffers.
+ *
+ * Output is bounded: events wait in a queue of our own and are framed
+ * only while the socket buffer is short, so a reader that stops reading
+ * is noticed (queued + buffered bytes past max_output), its queue is
+ * dropped, and it is closed with 4008: it resumes from its cursor. */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "cursor.h"
+#include "err.h"
+#include "event.h"
+#include "handshake.h"
+#include "keys.h"
+#include "log.h"
+#include "params.h"
+#include "req.h"
+#include "valid.h"
+#include "wsgate.h"
+#include "xmalloc.h"
+
+#define WS_LOW_WATER (64 * 1024)   /* frame more events below this */
+#define WS_CLOSE_GRACE_MS 2000     /* a closing peer gets this long */
+
+enum ws_state { WS_HANDSHAKE, WS_AUTH, WS_OPEN, WS_CLOSING };
+
+struct ws_msg {
+    struct ws_msg *next;
+    size_t len;
+    char data[];
+};
+
+struct ws_conn {
+    struct wsgate *gw;
+    struct bufferevent *bev;
+    enum ws_state state;
+    wslay_event_context_ptr ctx;
+    struct hub_sub *sub;
+    struct user_id me;
+    char *cursor;                  /* from the query, until the sub starts */
+    struct event *timer;           /* handshake timeout, then pings */
+    struct ws_msg *q, *q_tail;     /* events not framed yet */
+    size_t q_bytes;
+    int refs;                      /* owner + sender jobs + session reply */
+    int online;
+    int ping_outstanding;
+    int in_callback;               /* inside wslay or a bufferevent callback */
+    int doomed;                    /* free at the next safe point */
+    long long last_typing;
+    struct ws_conn *prev, *next;
+};
+
+static void wsconn_pump(struct ws_conn *c);
+static void wsconn_sub_start(struct ws_conn *c, const char *cursor);
+static const struct hub_sub_ops wsconn_sub_ops;
+
+/* ------------------------------------------------------------ lifetime */
+
+static void wsconn_unref(struct ws_conn *c)
+{
+    if (--c->refs > 0)
+        return;
+    free(c);
+}
+
+static void wsconn_drop_queue(struct ws_conn *c)
+{
+    while (c->q) {
+        struct ws_msg *m = c->q;
+        c->q = m->next;
+        free(m);
+    }
+    c->q_tail = NULL;
+    c->q_bytes = 0;
+}
+
+/* Frees everything the connection holds; c itself goes with the last
+ * reference (a sender job or a Redis reply may still point at it). */
+static void wsconn_destroy(struct ws_conn *c)
+{
+    struct wsgate *gw = c->gw;
+
+    if (!c->bev)
+        return;
+    if (c->sub)
+        hub_sub_close(c->sub);
+    c->sub = NULL;
+    if (c->online)
+        online_remove(gw->online, &c->me);
+    c->online = 0;
+    if (c->state == WS_OPEN || c->state == WS_CLOSING)
+        gw->st.connections--;
+    else
+        gw->st.handshaking--;
+    if (c->ctx)
+        wslay_event_context_free(c->ctx);
+    c->ctx = NULL;
+    if (c->timer)
+        event_free(c->timer);
+    c->timer = NULL;
+    bufferevent_free(c->bev);
+    c->bev = NULL;
+    wsconn_drop_queue(c);
+    free(c->cursor);
+    c->cursor = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (gw->conns == c)
+        gw->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    wsconn_unref(c);
+}
+
+/* Never free inside a callback of the object itself: mark, and the
+ * callback's caller frees on its way out. */
+static void wsconn_kill(struct ws_conn *c)
+{
+    if (c->in_callback)
+        c->doomed = 1;
+    else
+        wsconn_destroy(c);
+}
+
+/* ------------------------------------------------------------ HTTP refusals */
+
+static void wsconn_refuse(struct ws_conn *c, int status, enum ws_refusal why, const char *msg)
+{
+    int err = status == 401 ? CHAT_ERR_UNAUTH : status == 403 ? CHAT_ERR_FORBIDDEN
+            : status == 503 ? CHAT_ERR_UNAVAILABLE : status == 413 ? CHAT_ERR_TOOBIG : CHAT_ERR_INVALID;
+    char *body = req_error_body(err, msg);
+
+    c->gw->st.refused[why]++;
+    evbuffer_add_printf(bufferevent_get_output(c->bev),
+                        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                        "%s%sConnection: close\r\n\r\n%s",
+                        status, req_reason(status), strlen(body),
+                        status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
+                        status == 503 ? "Retry-After: 1\r\n" : "", body);
+    free(body);
+    log_info("wsgate", "event=upgrade_refused status=%d reason=\"%s\"", status, msg);
+    c->state = WS_CLOSING;
+    bufferevent_disable(c->bev, EV_READ);
+    /* wsconn_on_write frees once the answer is out. */
+}
+
+/* ------------------------------------------------------------ wslay I/O */
+
+static ssize_t wsconn_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                              void *user)
+{
+    struct ws_conn *c = user;
+    int n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+
+    (void)flags;
+    if (n <= 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    c->ping_outstanding = 0;   /* the peer is alive */
+    return n;
+}
+
+static ssize_t wsconn_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                              void *user)
+{
+    struct ws_conn *c = user;
+
+    (void)flags;
+    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static void wsconn_queue_text(struct ws_conn *c, const char *text, size_t len)
+{
+    struct wslay_event_msg m = { WSLAY_TEXT_FRAME, (const uint8_t *)text, len };
+
+    if (c->ctx && wslay_event_queue_msg(c->ctx, &m) == 0)
+        c->gw->st.frames_out++;
+}
+
+static void wsconn_close(struct ws_conn *c, uint16_t code, const char *reason)
+{
+    if (!c->ctx || c->state == WS_CLOSING)
+        return;
+    c->state = WS_CLOSING;
+    wsconn_drop_queue(c);
+    wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+    wslay_event_shutdown_read(c->ctx);
+    if (c->timer) {
+        struct timeval tv = { WS_CLOSE_GRACE_MS / 1000, (WS_CLOSE_GRACE_MS % 1000) * 1000 };
+        evtimer_add(c->timer, &tv);   /* a peer that never answers is dropped */
+    }
+    log_debug("wsgate", "event=close code=%u user=%s", code, c->me.name[0] ? c->me.name : "-");
+}
+
+/* A JSON reply of our own (pong, ack, error, hello) goes through the
+ * same queue as events, so order is kept. */
+static void wsconn_push(struct ws_conn *c, const char *json, size_t len)
+{
+    struct ws_msg *m;
+
+    if (c->state != WS_OPEN)
+        return;
+    if (c->q_bytes + len + evbuffer_get_length(bufferevent_get_output(c->bev)) >
+        (size_t)c->gw->cfg->ws_max_output) {
+        c->gw->st.slow_closes++;
+        log_info("wsgate", "event=slow_consumer user=%s queued=%zu", c->me.name, c->q_bytes);
+        wsconn_close(c, 4008, "slow consumer: resume from your cursor");
+        return;
+    }
+    m = xmalloc(sizeof(*m) + len);
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data, json, len);
+    if (c->q_tail)
+        c->q_tail->next = m;
+    else
+        c->q = m;
+    c->q_tail = m;
+    c->q_bytes += len;
+}
+
+static void wsconn_push_json(struct ws_conn *c, cJSON *obj)
+{
+    char *s = cJSON_PrintUnformatted(obj);
+
+    if (s) {
+        wsconn_push(c, s, strlen(s));
+        free(s);
+    }
+    cJSON_Delete(obj);
+}
+
+static void wsconn_error(struct ws_conn *c, const char *cid, int err, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "type", "error");
+    if (cid)
+        cJSON_AddStringToObject(o, "cid", cid);
+    cJSON_AddStringToObject(o, "code", err_code(err));
+    cJSON_AddStringToObject(o, "message", message ? message : err_code(err));
+    wsconn_push_json(c, o);
+}
+
+/* Frames queued events while the socket buffer is short, and lets wslay
+ * write. Frees the connection when wslay is done with it. */
+static void wsconn_pump(struct ws_conn *c)
+{
+    struct evbuffer *out;
+
+    if (!c->bev || !c->ctx)
+        return;
+    out = bufferevent_get_output(c->bev);
+    while (c->q && evbuffer_get_length(out) < WS_LOW_WATER && c->state == WS_OPEN) {
+        struct ws_msg *m = c->q;
+        c->q = m->next;
+        if (!c->q)
+            c->q_tail = NULL;
+        c->q_bytes -= m->len;
+        wsconn_queue_text(c, m->data, m->len);
+        free(m);
+        if (wslay_event_send(c->ctx) != 0)
+            break;
+    }
+    if (wslay_event_send(c->ctx) != 0 ||
+        (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) &&
+         evbuffer_get_length(out) == 0)) {
+        wsconn_kill(c);
+        return;
+    }
+    if (!wslay_event_want_read(c->ctx))
+        bufferevent_disable(c->bev, EV_READ);
+}
+
+/* ------------------------------------------------------------ client ops */
+
+static void wsconn_on_sent(struct sender_job *job, void *arg)
+{
+    struct ws_conn *c = arg;
+
+    if (c->bev && c->state == WS_OPEN) {
+        if (job->rc == 0) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "type", "ack");
+            if (job->cid)
+                cJSON_AddStringToObject(o, "cid", job->cid);
+            cJSON_AddNumberToObject(o, "id", (double)job->out.id);
+            cJSON_AddStringToObject(o, "conv", job->out.conv);
+            cJSON_AddNumberToObject(o, "ts", (double)job->out.ts);
+            wsconn_push_json(c, o);
+        } else {
+            wsconn_error(c, job->cid, job->rc,
+                         job->rc == CHAT_ERR_NOTFOUND ? "no such user or room"
+                         : job->rc == CHAT_ERR_FORBIDDEN ? "join the room before sending to it"
+                         : job->rc == CHAT_ERR_TOOBIG ? "text is longer than allowed"
+                         : job->rc == CHAT_ERR_RATE ? "sending too fast" : NULL);
+        }
+        wsconn_pump(c);
+    }
+    sender_job_free(job);
+    wsconn_unref(c);
+}
+
+static char *wsconn_dup_str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+}
+
+static void wsconn_op_send(struct ws_conn *c, const cJSON *op)
+{
+    struct sender_job *job = xcalloc(1, sizeof(*job));
+    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(op, "cid");
+
+    job->from = c->me;
+    job->to = wsconn_dup_str(op, "to");
+    job->room = wsconn_dup_str(op, "room");
+    job->text = wsconn_dup_str(op, "text");
+    job->cid = wsconn_dup_str(op, "cid");
+    if (job->room && job->room[0] == '#')
+        memmove(job->room, job->room + 1, strlen(job->room));
+    if ((cid && !job->cid) || (job->cid && !valid_cid(job->cid))) {
+        wsconn_error(c, NULL, CHAT_ERR_INVALID, "cid must be 1-64 printable ASCII characters");
+        sender_job_free(job);
+        return;
+    }
+    if ((!job->to == !job->room) || !job->text) {
+        wsconn_error(c, job->cid, CHAT_ERR_INVALID, "send needs text and either to or room");
+        sender_job_free(job);
+        return;
+    }
+    job->done = wsconn_on_sent;
+    job->arg = c;
+    c->refs++;
+    c->gw->st.sends++;
+    sender_submit(c->gw->sender, job);
+}
+
+/* Typing goes to the peer (or the room's members) through Redis pub/sub,
+ * so it reaches them on any wsgate process; it is never stored. */
+struct wsconn_typing {
+    struct wsgate *gw;
+    cJSON *msg;                    /* {"to":[…],"ev":{…}} */
+    char self[NAME_MAX_LEN + 1];   /* the typist, left out of a room's list */
+};
+
+static void wsconn_typing_publish(struct wsgate *gw, cJSON *msg)
+{
+    char *payload = cJSON_PrintUnformatted(msg);
+
+    if (payload && ardb_cmd(hub_ardb(gw->hub), NULL, NULL, "PUBLISH %s %s", gw->typing_channel, payload) < 0)
+        log_debug("wsgate", "event=typing_dropped reason=redis_down");
+    free(payload);
+}
+
+static void wsconn_on_members(struct ardb *a, redisReply *reply, void *arg)
+{
+    struct wsconn_typing *t = arg;
+    cJSON *to = cJSON_GetObjectItemCaseSensitive(t->msg, "to");
+    char l[NAME_MAX_LEN + 1];
+
+    (void)a;
+    if (reply && reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < reply->elements; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING &&
+                valid_name_lower(l, reply->element[i]->str) == 0 && strcmp(l, t->self) != 0)
+                cJSON_AddItemToArray(to, cJSON_CreateString(l));
+        if (cJSON_GetArraySize(to) > 0)
+            wsconn_typing_publish(t->gw, t->msg);
+    }
+    cJSON_Delete(t->msg);
+    free(t);
+}
+
+static void wsconn_op_typing(struct ws_conn *c, const cJSON *op)
+{
+    struct wsgate *gw = c->gw;
+    const cJSON *conv = cJSON_GetObjectItemCaseSensitive(op, "conv");
+    char lname[NAME_MAX_LEN + 1], k[KEY_MAX];
+    long long now = clock_mono_ms();
+    cJSON *msg, *to, *ev;
+    bool is_room;
+
+    if (!cJSON_IsString(conv) || valid_conv(conv->valuestring, &is_room, lname) < 0) {
+        wsconn_error(c, NULL, CHAT_ERR_INVALID, "typing needs conv: a user name or #room");
+        return;
+    }
+    /* Rate limit per connection: typing is a hint, extra ones are dropped. */
+    if (c->last_typing && now - c->last_typing < gw->cfg->ws_typing_interval_ms)
+        return;
+    c->last_typing = now;
+    gw->st.typing++;
+    msg = cJSON_CreateObject();
+    to = cJSON_AddArrayToObject(msg, "to");
+    ev = cJSON_AddObjectToObject(msg, "ev");
+    cJSON_AddStringToObject(ev, "type", "typing");
+    cJSON_AddStringToObject(ev, "from", c->me.name);
+    if (is_room) {
+        struct wsconn_typing *t = xcalloc(1, sizeof(*t));
+        char convkey[NAME_MAX_LEN + 2];
+        snprintf(convkey, sizeof(convkey), "#%s", lname);
+        cJSON_AddStringToObject(ev, "conv", convkey);
+        t->gw = gw;
+        t->msg = msg;
+        snprintf(t->self, sizeof(t->self), "%s", c->me.lname);
+        keys_members(k, gw->cfg->key_prefix, lname);
+        if (ardb_cmd(hub_ardb(gw->hub), wsconn_on_members, t, "SMEMBERS %s", k) < 0) {
+            cJSON_Delete(msg);
+            free(t);
+        }
+        return;
+    }
+    cJSON_AddStringToObject(ev, "conv", c->me.name);
+    cJSON_AddItemToArray(to, cJSON_CreateString(lname));
+    wsconn_typing_publish(gw, msg);
+    cJSON_Delete(msg);
+}
+
+static void wsconn_op_resume(struct ws_conn *c, const cJSON *op)
+{
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(op, "cursor");
+    struct cursor probe;
+
+    cursor_init(&probe);
+    if (!cJSON_IsString(cur) || cursor_decode(&probe, cur->valuestring) < 0) {
+        cursor_free(&probe);
+        wsconn_error(c, NULL, CHAT_ERR_INVALID, "resume needs a valid cursor");
+        return;
+    }
+    cursor_free(&probe);
+    if (c->sub)
+        hub_sub_close(c->sub);
+    c->sub = NULL;
+    wsconn_drop_queue(c);   /* what was queued is replayed from the cursor */
+    wsconn_sub_start(c, cur->valuestring);
+}
+
+static void wsconn_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                          void *user)
+{
+    struct ws_conn *c = user;
+    const cJSON *opv;
+    cJSON *op;
+
+    (void)ctx;
+    c->gw->st.frames_in++;
+    if (arg->opcode != WSLAY_TEXT_FRAME) {
+        if (arg->opcode == WSLAY_BINARY_FRAME)
+            wsconn_close(c, 1003, "text frames only");
+        return;   /* control frames: wslay answers them */
+    }
+    if (!valid_utf8((const char *)arg->msg, arg->msg_length)) {
+        wsconn_close(c, 1007, "invalid UTF-8");
+        return;
+    }
+    op = cJSON_ParseWithLength((const char *)arg->msg, arg->msg_length);
+    opv = cJSON_GetObjectItemCaseSensitive(op, "op");
+    if (!cJSON_IsObject(op) || !cJSON_IsString(opv)) {
+        wsconn_error(c, NULL, CHAT_ERR_INVALID, "each message must be a JSON object with an op");
+    } else if (strcmp(opv->valuestring, "ping") == 0) {
+        wsconn_push(c, "{\"type\":\"pong\"}", 15);
+    } else if (strcmp(opv->valuestring, "send") == 0) {
+        wsconn_op_send(c, op);
+    } else if (strcmp(opv->valuestring, "typing") == 0) {
+        wsconn_op_typing(c, op);
+    } else if (strcmp(opv->valuestring, "resume") == 0) {
+        wsconn_op_resume(c, op);
+    } else {
+        wsconn_error(c, NULL, CHAT_ERR_INVALID, "unknown op");
+    }
+    cJSON_Delete(op);
+}
+
+static const struct wslay_event_callbacks wsconn_wslay_callbacks = {
+    wsconn_recv_cb, wsconn_send_cb, NULL, NULL, NULL, NULL, wsconn_on_msg,
+};
+
+/* ------------------------------------------------------------ hub side */
+
+static void wsconn_ev(struct hub_sub *s, const char *json, size_t len, void *arg)
+{
+    struct ws_conn *c = arg;
+    char *cursor = hub_sub_cursor(s);
+    char *withc = event_with_cursor(json, len, cursor);
+
+    if (withc) {
+        c->gw->st.events_out++;
+        wsconn_push(c, withc, strlen(withc));
+        free(withc);
+    }
+    free(cursor);
+}
+
+static void wsconn_ev_flush(struct hub_sub *s, void *arg)
+{
+    (void)s;
+    wsconn_pump(arg);
+}
+
+static void wsconn_ev_ready(struct hub_sub *s, void *arg)
+{
+    struct ws_conn *c = arg;
+    cJSON *o = cJSON_CreateObject();
+    char *cursor = hub_sub_cursor(s);
+
+    cJSON_AddStringToObject(o, "type", "hello");
+    cJSON_AddStringToObject(o, "user", c->me.name);
+    cJSON_AddStringToObject(o, "cursor", cursor);
+    free(cursor);
+    wsconn_push_json(c, o);
+    wsconn_pump(c);
+}
+
+static void wsconn_ev_failed(struct hub_sub *s, int err, void *arg)
+{
+    struct ws_conn *c = arg;
+
+    (void)s;
+    (void)err;
+    c->sub = NULL;
+    hub_sub_close(s);
+    wsconn_close(c, 1011, "live delivery unavailable; reconnect");
+    wsconn_pump(c);
+}
+
+static const struct hub_sub_ops wsconn_sub_ops = {
+    wsconn_ev, wsconn_ev_flush, wsconn_ev_ready, wsconn_ev_failed,
+};
+
+static void wsconn_sub_start(struct ws_conn *c, const char *cursor)
+{
+    int rc = hub_sub_start(c->gw->hub, &c->me, cursor, &wsconn_sub_ops, c, &c->sub);
+
+    if (rc < 0) {
+        c->sub = NULL;
+        wsconn_close(c, rc == CHAT_ERR_INVALID ? 1008 : 1011,
+                     rc == CHAT_ERR_INVALID ? "bad cursor" : "live delivery unavailable; reconnect");
+        wsconn_pump(c);
+        return;
+    }
+    if (cursor && cursor[0])
+        c->gw->st.replays++;
+}
+
+/* ------------------------------------------------------------ upgrade */
+
+static void wsconn_on_timer(evutil_socket_t fd, short what, void *arg);
+
+static void wsconn_on_session(struct ardb *a, redisReply *reply, void *arg)
+{
+    struct ws_conn *c = arg;
+    struct wsgate *gw = c->gw;
+    char accept[HANDSHAKE_ACCEPT_LEN + 1];
+    struct timeval tv = { gw->cfg->ws_ping_interval, 0 };
+    const char *key;
+
+    (void)a;
+    if (!c->bev) {
+        wsconn_unref(c);
+        return;
+    }
+    c->in_callback = 1;
+    if (!reply) {
+        wsconn_refuse(c, 503, WS_REFUSED_UNAVAILABLE, "try again shortly");
+    } else if (reply->type != REDIS_REPLY_STRING || user_id_set(&c->me, reply->str) < 0) {
+        wsconn_refuse(c, 401, WS_REFUSED_AUTH, "not signed in");
+    } else if (wslay_event_context_server_init(&c->ctx, &wsconn_wslay_callbacks, c) != 0) {
+        wsconn_refuse(c, 503, WS_REFUSED_UNAVAILABLE, "out of memory");
+    } else {
+        key = c->cursor + strlen(c->cursor) + 1;   /* stored after the cursor */
+        handshake_accept(key, accept);
+        evbuffer_add_printf(bufferevent_get_output(c->bev),
+                            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+        wslay_event_config_set_max_recv_msg_length(c->ctx, (uint64_t)gw->cfg->ws_max_message);
+        c->state = WS_OPEN;
+        gw->st.handshaking--;
+        gw->st.connections++;
+        gw->st.upgrades++;
+        online_add(gw->online, &c->me);
+        c->online = 1;
+        evtimer_del(c->timer);
+        event_free(c->timer);
+        c->timer = event_new(gw->base, -1, EV_PERSIST, wsconn_on_timer, c);
+        evtimer_add(c->timer, &tv);
+        wsconn_sub_start(c, c->cursor);
+        free(c->cursor);
+        c->cursor = NULL;
+        bufferevent_enable(c->bev, EV_READ);
+        /* Frames that came right behind the request. */
+        if (c->state == WS_OPEN && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+            wslay_event_recv(c->ctx);
+        wsconn_pump(c);
+    }
+    c->in_callback = 0;
+    wsconn_unref(c);
+    if (c->doomed)
+        wsconn_destroy(c);
+}
+
+/* The request head is complete: check it and ask Redis for the session. */
+static void wsconn_on_head(struct ws_conn *c, size_t head_len)
+{
+    struct wsgate *gw = c->gw;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    char token[SESSION_TOKEN_LEN + 1], skey[KEY_MAX];
+    struct handshake hs;
+    struct cursor probe;
+    const char *why, *cur;
+    cJSON *params;
+    char *head;
+    int status;
+
+    head = xmalloc(head_len + 1);
+    evbuffer_remove(in, head, head_len);
+    head[head_len] = '\0';
+    status = handshake_parse(head, head_len, &hs, &why);
+    if (status) {
+        wsconn_refuse(c, status, status == 426 ? WS_REFUSED_VERSION
+                                 : status == 405 ? WS_REFUSED_METHOD : WS_REFUSED_BAD_REQUEST, why);
+        free(head);
+        return;
+    }
+    if (strcmp(hs.path, "/ws") != 0) {
+        wsconn_refuse(c, 404, WS_REFUSED_BAD_REQUEST, "no such endpoint");
+        free(head);
+        return;
+    }
+    if (!req_origin_allowed(gw->cfg, hs.origin, hs.host, NULL)) {
+        wsconn_refuse(c, 403, WS_REFUSED_ORIGIN, "origin not allowed");
+        free(head);
+        return;
+    }
+    if (req_token_from(hs.authorization, hs.cookie, token) < 0 ||
+        session_key(gw->cfg->key_prefix, token, skey) < 0) {
+        wsconn_refuse(c, 401, WS_REFUSED_AUTH, "not signed in");
+        free(head);
+        return;
+    }
+    params = cJSON_CreateObject();
+    cursor_init(&probe);
+    cur = params_parse_form(params, hs.query, strlen(hs.query)) == 0 ? params_str(params, "cursor") : NULL;
+    if (cur && cursor_decode(&probe, cur) < 0) {
+        cursor_free(&probe);
+        cJSON_Delete(params);
+        wsconn_refuse(c, 400, WS_REFUSED_BAD_REQUEST, "bad cursor");
+        free(head);
+        return;
+    }
+    cursor_free(&probe);
+    /* Keep the cursor and, behind its NUL, the key for the 101 answer. */
+    {
+        size_t cl = cur ? strlen(cur) : 0, kl = strlen(hs.key);
+        c->cursor = xmalloc(cl + kl + 2);
+        memcpy(c->cursor, cur ? cur : "", cl + 1);
+        memcpy(c->cursor + cl + 1, hs.key, kl + 1);
+    }
+    cJSON_Delete(params);
+    free(head);
+    c->state = WS_AUTH;
+    bufferevent_disable(c->bev, EV_READ);
+    if (ardb_cmd(hub_ardb(gw->hub), wsconn_on_session, c, "HGET %s user", skey) < 0) {
+        wsconn_refuse(c, 503, WS_REFUSED_UNAVAILABLE, "try again shortly");
+        return;
+    }
+    c->refs++;
+    ardb_cmd(hub_ardb(gw->hub), NULL, NULL, "EXPIRE %s %d", skey, gw->cfg->session_ttl);
+}
+
+/* ------------------------------------------------------------ events */
+
+static void wsconn_on_read(struct bufferevent *bev, void *arg)
+{
+    struct ws_conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+
+    c->in_callback = 1;
+    if (c->state == WS_HANDSHAKE) {
+        size_t n = evbuffer_get_length(in);
+        size_t look = n < (size_t)c->gw->cfg->ws_max_header ? n : (size_t)c->gw->cfg->ws_max_header;
+        size_t head = handshake_head_len((const char *)evbuffer_pullup(in, (ssize_t)look), look);
+        if (head)
+            wsconn_on_head(c, head);
+        else if (n >= (size_t)c->gw->cfg->ws_max_header)
+            wsconn_refuse(c, 413, WS_REFUSED_TOO_LARGE, "request head too large");
+    } else if (c->ctx && (c->state == WS_OPEN || c->state == WS_CLOSING)) {
+        if (wslay_event_recv(c->ctx) != 0)
+            c->doomed = 1;
+        else
+            wsconn_pump(c);
+    } else {
+        evbuffer_drain(in, evbuffer_get_length(in));
+    }
+    c->in_callback = 0;
+    if (c->doomed)
+        wsconn_destroy(c);
+}
+
+static void wsconn_on_write(struct bufferevent *bev, void *arg)
+{
+    struct ws_conn *c = arg;
+
+    c->in_callback = 1;
+    if (c->state == WS_CLOSING && !c->ctx && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        c->doomed = 1;   /* a refusal has been written */
+    else if (c->ctx)
+        wsconn_pump(c);
+    c->in_callback = 0;
+    if (c->doomed)
+        wsconn_destroy(c);
+}
+
+static void wsconn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct ws_conn *c = arg;
+
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        wsconn_destroy(c);
+}
+
+static void wsconn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct ws_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->state == WS_HANDSHAKE || c->state == WS_AUTH) {
+        c->gw->st.refused[WS_REFUSED_TIMEOUT]++;
+        wsconn_destroy(c);   /* slowloris: no answer, just the slot back */
+        return;
+    }
+    if (c->state == WS_CLOSING) {
+        wsconn_destroy(c);
+        return;
+    }
+    if (c->ping_outstanding) {
+        c->gw->st.ping_closes++;
+        wsconn_destroy(c);   /* no answer to the last ping */
+        return;
+    }
+    {
+        struct wslay_event_msg m = { WSLAY_PING, NULL, 0 };
+        wslay_event_queue_msg(c->ctx, &m);
+    }
+    c->ping_outstanding = 1;
+    c->in_callback = 1;
+    wsconn_pump(c);
+    c->in_callback = 0;
+    if (c->doomed)
+        wsconn_destroy(c);
+}
+
+void wsconn_accept(struct wsgate *gw, evutil_socket_t fd)
+{
+    struct ws_conn *c = xcalloc(1, sizeof(*c));
+    struct timeval tv = { gw->cfg->ws_handshake_timeout, 0 };
+
+    c->gw = gw;
+    c->refs = 1;
+    c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    bufferevent_setcb(c->bev, wsconn_on_read, wsconn_on_write, wsconn_on_event, c);
+    bufferevent_enable(c->bev, EV_READ);
+    c->timer = evtimer_new(gw->base, wsconn_on_timer, c);
+    evtimer_add(c->timer, &tv);
+    gw->st.handshaking++;
+    c->next = gw->conns;
+    if (gw->conns)
+        gw->conns->prev = c;
+    gw->conns = c;
+}
+
+void wsconn_close_all(struct wsgate *gw)
+{
+    for (struct ws_conn *c = gw->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->state == WS_OPEN) {
+            wsconn_close(c, 1001, "server going away");
+            wsconn_pump(c);
+        } else if (c->state != WS_CLOSING) {
+            wsconn_destroy(c);
+        }
+    }
+}
+
+void wsconn_typing_deliver(struct wsgate *gw, const cJSON *to, const char *json)
+{
+    const cJSON *u;
+
+    cJSON_ArrayForEach(u, to) {
+        if (!cJSON_IsString(u))
+            continue;
+        for (struct ws_conn *c = gw->conns; c; c = c->next) {
+            if (c->state == WS_OPEN && strcmp(c->me.lname, u->valuestring) == 0) {
+                wsconn_push(c, json, strlen(json));
+                wsconn_pump(c);
+            }
+        }
+    }
+}
