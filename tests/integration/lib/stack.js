@@ -131,9 +131,34 @@ async function startStack(opts = {}) {
     url: '',
     redisSocket: path.join(dir, 'redis.sock'),
     confPath: path.join(dir, 'switchboard.conf'),
+    wsPort: 0,
+    wsUrl: '',
+    adminUrl: '',
     logs() {
       return `--- ${dir}/lighttpd.log\n${tail(path.join(dir, 'lighttpd.log'), 40)}\n`
+        + `--- ${dir}/wsgate.log\n${tail(path.join(dir, 'wsgate.log'), 20)}\n`
         + `--- ${dir}/redis.log\n${tail(path.join(dir, 'redis.log'), 20)}\n`;
+    },
+    /** Stops wsgate (SIGTERM, by pid). */
+    async stopWsgate() {
+      const r = await s.stack('down', 'wsgate');
+      if (r.code !== 0) throw new Error(`./stack down wsgate failed:\n${r.stdout}${r.stderr}`);
+    },
+    async startWsgate() {
+      const r = await s.stack('up', 'wsgate');
+      if (r.code !== 0) {
+        throw new Error(`./stack up wsgate failed:\n${r.stdout}${r.stderr}\n${s.logs()}`);
+      }
+    },
+    /** kill -9 of wsgate: no goodbye to its clients. */
+    async killWsgate() {
+      const pid = Number((await fsp.readFile(path.join(dir, 'wsgate.pid'), 'utf8')).trim());
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 200; i += 1) {
+        try { process.kill(pid, 0); } catch { return; }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`wsgate pid ${pid} survived SIGKILL`);
     },
     async stack(...args) {
       return run(STACK, args, { env, timeoutMs: args[0] === 'up' ? UP_TIMEOUT_MS : DOWN_TIMEOUT_MS });
@@ -172,9 +197,16 @@ async function startStack(opts = {}) {
     s.port = await freePort();
     s.url = `http://127.0.0.1:${s.port}`;
     env.SB_PORT = String(s.port);
+    s.wsPort = await freePort();
+    s.wsUrl = `ws://127.0.0.1:${s.wsPort}/ws`;
+    env.SB_WS_PORT = String(s.wsPort);
+    const admin = await freePort();
+    s.adminUrl = `http://127.0.0.1:${admin}`;
+    env.SB_WS_ADMIN = String(admin);
     last = await s.stack('up');
     if (last.code === 0) return s;
-    const inUse = /Address already in use/.test(tail(path.join(dir, 'lighttpd.log'), 5));
+    const inUse = /Address already in use/.test(tail(path.join(dir, 'lighttpd.log'), 5)
+      + tail(path.join(dir, 'wsgate.log'), 5));
     await s.stack('down');
     if (!inUse) break;
   }
