@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -102,7 +103,7 @@ int session_lookup(struct rdb *db, const char *token, struct user_id *id)
 
 int session_delete(struct rdb *db, const char *token)
 {
-    char h[65], skey[KEY_MAX], ukey[KEY_MAX];
+    char h[65], skey[KEY_MAX], ukey[KEY_MAX], chan[KEY_MAX];
     struct user_id id;
     int rc;
 
@@ -112,25 +113,34 @@ int session_delete(struct rdb *db, const char *token)
         return rc;
     keys_session(skey, db->cfg->key_prefix, h);
     keys_user_sessions(ukey, db->cfg->key_prefix, id.lname);
+    session_logout_channel(db->cfg->key_prefix, chan);
     if ((rc = rdb_append(db, "DEL %s", skey)) < 0 ||
-        (rc = rdb_append(db, "SREM %s %s", ukey, h)) < 0)
+        (rc = rdb_append(db, "SREM %s %s", ukey, h)) < 0 ||
+        (rc = rdb_append(db, "PUBLISH %s %s", chan, skey)) < 0)
         return rc;
-    return session_drain(db, 2);
+    return session_drain(db, 3);
+}
+
+void session_logout_channel(const char *prefix, char out[KEY_MAX])
+{
+    snprintf(out, KEY_MAX, "%slogout", prefix);
 }
 
 int session_delete_all(struct rdb *db, const struct user_id *id)
 {
-    char skey[KEY_MAX], ukey[KEY_MAX];
+    char skey[KEY_MAX], ukey[KEY_MAX], chan[KEY_MAX];
     redisReply *all = NULL;
     int rc, r, n = 0;
 
     keys_user_sessions(ukey, db->cfg->key_prefix, id->lname);
+    session_logout_channel(db->cfg->key_prefix, chan);
     if ((rc = rdb_cmd(db, &all, "SMEMBERS %s", ukey)) < 0)
         return rc;
     for (size_t i = 0; i < all->elements && rc == 0; i++) {
         keys_session(skey, db->cfg->key_prefix, all->element[i]->str);
-        if ((rc = rdb_append(db, "DEL %s", skey)) == 0)
-            n++;
+        if ((rc = rdb_append(db, "DEL %s", skey)) == 0 &&
+            (rc = rdb_append(db, "PUBLISH %s %s", chan, skey)) == 0)
+            n += 2;
     }
     if (rc == 0 && (rc = rdb_append(db, "DEL %s", ukey)) == 0)
         n++;

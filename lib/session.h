@@ -20,7 +20,11 @@ int session_lookup(struct rdb *db, const char *token, struct user_id *id);
 int session_delete(struct rdb *db, const char *token);
 int session_delete_all(struct rdb *db, const struct user_id *id);
 
-/* The Redis key of a token's session (for wsgate, which watches it). */
+/* The Redis key of a token's session. */
 int session_key(const char *prefix, const char *token, char out[KEY_MAX]);
+
+/* The pub/sub channel on which every deleted session's key is published
+ * (wsgate closes that session's sockets with 4001). */
+void session_logout_channel(const char *prefix, char out[KEY_MAX]);
 
 #endif

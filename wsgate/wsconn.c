@@ -23,6 +23,7 @@
 #include "req.h"
 #include "valid.h"
 #include "wsgate.h"
+#include "wsop.h"
 #include "xmalloc.h"
 
 #define WS_LOW_WATER (64 * 1024)   /* frame more events below this */
@@ -43,6 +44,7 @@ struct ws_conn {
     wslay_event_context_ptr ctx;
     struct hub_sub *sub;
     struct user_id me;
+    char skey[KEY_MAX];            /* the session's Redis key */
     char *cursor;                  /* from the query, until the sub starts */
     struct event *timer;           /* handshake timeout, then pings */
     struct ws_msg *q, *q_tail;     /* events not framed yet */
@@ -450,36 +452,22 @@ static void wsconn_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_
                           void *user)
 {
     struct ws_conn *c = user;
-    const cJSON *opv;
-    cJSON *op;
+    struct wsop op;
 
     (void)ctx;
     c->gw->st.frames_in++;
-    if (arg->opcode != WSLAY_TEXT_FRAME) {
-        if (arg->opcode == WSLAY_BINARY_FRAME)
-            wsconn_close(c, 1003, "text frames only");
+    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
         return;   /* control frames: wslay answers them */
+    wsop_parse(arg->opcode, arg->msg, arg->msg_length, &op);
+    switch (op.kind) {
+    case WSOP_CLOSE: wsconn_close(c, op.close_code, op.why); break;
+    case WSOP_ERROR: wsconn_error(c, NULL, CHAT_ERR_INVALID, op.why); break;
+    case WSOP_PING: wsconn_push(c, "{\"type\":\"pong\"}", 15); break;
+    case WSOP_SEND: wsconn_op_send(c, op.json); break;
+    case WSOP_TYPING: wsconn_op_typing(c, op.json); break;
+    case WSOP_RESUME: wsconn_op_resume(c, op.json); break;
     }
-    if (!valid_utf8((const char *)arg->msg, arg->msg_length)) {
-        wsconn_close(c, 1007, "invalid UTF-8");
-        return;
-    }
-    op = cJSON_ParseWithLength((const char *)arg->msg, arg->msg_length);
-    opv = cJSON_GetObjectItemCaseSensitive(op, "op");
-    if (!cJSON_IsObject(op) || !cJSON_IsString(opv)) {
-        wsconn_error(c, NULL, CHAT_ERR_INVALID, "each message must be a JSON object with an op");
-    } else if (strcmp(opv->valuestring, "ping") == 0) {
-        wsconn_push(c, "{\"type\":\"pong\"}", 15);
-    } else if (strcmp(opv->valuestring, "send") == 0) {
-        wsconn_op_send(c, op);
-    } else if (strcmp(opv->valuestring, "typing") == 0) {
-        wsconn_op_typing(c, op);
-    } else if (strcmp(opv->valuestring, "resume") == 0) {
-        wsconn_op_resume(c, op);
-    } else {
-        wsconn_error(c, NULL, CHAT_ERR_INVALID, "unknown op");
-    }
-    cJSON_Delete(op);
+    wsop_free(&op);
 }
 
 static const struct wslay_event_callbacks wsconn_wslay_callbacks = {
@@ -669,6 +657,7 @@ static void wsconn_on_head(struct ws_conn *c, size_t head_len)
     cJSON_Delete(params);
     free(head);
     c->state = WS_AUTH;
+    snprintf(c->skey, sizeof(c->skey), "%s", skey);
     bufferevent_disable(c->bev, EV_READ);
     if (ardb_cmd(hub_ardb(gw->hub), wsconn_on_session, c, "HGET %s user", skey) < 0) {
         wsconn_refuse(c, 503, WS_REFUSED_UNAVAILABLE, "try again shortly");
@@ -730,6 +719,20 @@ static void wsconn_on_event(struct bufferevent *bev, short what, void *arg)
         wsconn_destroy(c);
 }
 
+/* A session can also end by expiring: checked at every ping. */
+static void wsconn_on_session_alive(struct ardb *a, redisReply *reply, void *arg)
+{
+    struct ws_conn *c = arg;
+
+    (void)a;
+    if (c->bev && c->state == WS_OPEN && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+        log_info("wsgate", "event=session_ended user=%s reason=expired", c->me.name);
+        wsconn_close(c, 4001, "session expired");
+        wsconn_pump(c);
+    }
+    wsconn_unref(c);
+}
+
 static void wsconn_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct ws_conn *c = arg;
@@ -755,6 +758,8 @@ static void wsconn_on_timer(evutil_socket_t fd, short what, void *arg)
         wslay_event_queue_msg(c->ctx, &m);
     }
     c->ping_outstanding = 1;
+    if (ardb_cmd(hub_ardb(c->gw->hub), wsconn_on_session_alive, c, "EXISTS %s", c->skey) == 0)
+        c->refs++;
     c->in_callback = 1;
     wsconn_pump(c);
     c->in_callback = 0;
@@ -811,6 +816,17 @@ void wsconn_typing_deliver(struct wsgate *gw, const cJSON *to, const char *json)
                 wsconn_push(c, json, strlen(json));
                 wsconn_pump(c);
             }
+        }
+    }
+}
+
+void wsconn_logout(struct wsgate *gw, const char *skey)
+{
+    for (struct ws_conn *c = gw->conns; c; c = c->next) {
+        if (c->state == WS_OPEN && strcmp(c->skey, skey) == 0) {
+            log_info("wsgate", "event=session_ended user=%s", c->me.name);
+            wsconn_close(c, 4001, "signed out");
+            wsconn_pump(c);
         }
     }
 }

@@ -124,12 +124,26 @@ static void wsgate_on_typing(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
-static void wsgate_on_typing_state(struct ardb *a, int up, void *arg)
+/* Logouts published by chat-auth: the payload is the session's key. */
+static void wsgate_on_logout(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3 &&
+        reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "message") == 0 &&
+        reply->element[2]->type == REDIS_REPLY_STRING)
+        wsconn_logout(priv, reply->element[2]->str);
+}
+
+static void wsgate_on_notice_state(struct ardb *a, int up, void *arg)
 {
     struct wsgate *gw = arg;
 
-    if (up)
+    if (up) {
         ardb_subscribe(a, wsgate_on_typing, gw, gw->typing_channel);
+        ardb_subscribe(a, wsgate_on_logout, gw, gw->logout_channel);
+    }
 }
 
 static void wsgate_on_drained(evutil_socket_t fd, short what, void *arg)
@@ -205,7 +219,8 @@ static int wsgate_run(const struct chat_config *cfg, int worker, const char *adm
     if (sender_new(&gw.sender, gw.base, cfg) < 0)
         goto out;
     snprintf(gw.typing_channel, sizeof(gw.typing_channel), "%styping", cfg->key_prefix);
-    ardb_new(&gw.typing_sub, gw.base, cfg, "typing-sub", 1, wsgate_on_typing_state, &gw);
+    session_logout_channel(cfg->key_prefix, gw.logout_channel);
+    ardb_new(&gw.typing_sub, gw.base, cfg, "notices", 1, wsgate_on_notice_state, &gw);
     if (worker == 0 && admin && admin[0]) {
         if (wsgate_split_addr(admin, host, sizeof(host), &port) < 0 || !(http = evhttp_new(gw.base)) ||
             evhttp_bind_socket(http, host, (unsigned short)port) != 0) {

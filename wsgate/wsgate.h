@@ -40,8 +40,9 @@ struct wsgate {
     struct hub *hub;
     struct online *online;
     struct sender *sender;
-    struct ardb *typing_sub;             /* SUBSCRIBE <prefix>typing */
+    struct ardb *typing_sub;             /* SUBSCRIBE <prefix>typing, <prefix>logout */
     char typing_channel[KEY_MAX];
+    char logout_channel[KEY_MAX];
     struct evconnlistener *listener;
     struct ws_conn *conns;               /* all, for shutdown and typing */
     struct wsgate_stats st;
@@ -52,6 +53,8 @@ struct wsgate {
 void wsconn_accept(struct wsgate *gw, evutil_socket_t fd);
 /* Shutdown: close every connection with 1001 (going away). */
 void wsconn_close_all(struct wsgate *gw);
+/* A session was deleted (logout): close its sockets with 4001. */
+void wsconn_logout(struct wsgate *gw, const char *skey);
 /* A typing event from Redis: hand json to the local connections of the
  * users named (lower-cased) in `to`. */
 void wsconn_typing_deliver(struct wsgate *gw, const cJSON *to, const char *json);
