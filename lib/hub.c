@@ -23,6 +23,7 @@ struct hub_chan {
     struct hub_watch **w;      /* watchers; w[i]->idx == i */
     int n, cap;
     long long head;            /* last id read for dispatch; -1 unknown */
+    char epoch[EPOCH_MAX];     /* the channel's epoch as last read */
     int reading;               /* a dispatch read is in flight */
     int again;                 /* something arrived during that read */
     enum { HC_NONE, HC_SUBSCRIBING, HC_SUBSCRIBED, HC_UNSUBSCRIBING } sub_state;
@@ -50,8 +51,10 @@ struct hub_sub {
     const struct hub_sub_ops *ops;
     void *arg;
     struct cursor start;       /* the client's cursor, until ready */
-    struct hub_watch *w;       /* array of n */
-    int n;
+    struct hub_watch **w;      /* n watchers, w[0] the inbox; a watcher
+                                  is freed with the subscriber (a read in
+                                  flight may still point at it) */
+    int n, cap;
     int refs;                  /* owner + pending replies */
     int closed;
     int ready;                 /* ops->ready called */
@@ -83,6 +86,8 @@ static void hub_sub_unref(struct hub_sub *s)
     if (--s->refs > 0)
         return;
     cursor_free(&s->start);
+    for (int i = 0; i < s->n; i++)
+        free(s->w[i]);
     free(s->w);
     free(s);
 }
@@ -305,6 +310,44 @@ static void hub_sub_flush(struct hub_sub *s)
         s->ops->flush(s, s->arg);
 }
 
+static struct hub_watch *hub_sub_add_watch(struct hub_sub *s, const char *chan, long long pos,
+                                           const char *epoch);
+
+/* A `joined` or `left` notice in the inbox: follow the room from its join
+ * (rid), or stop following it, without the client reconnecting. */
+static void hub_sub_notice(struct hub_sub *s, const redisReply *e)
+{
+    char lroom[NAME_MAX_LEN + 1], chan[CHAN_MAX];
+    const cJSON *room, *rid;
+    const char *type;
+    cJSON *ev;
+
+    if (!strstr(e->str, "\"type\":\"joined\"") && !strstr(e->str, "\"type\":\"left\""))
+        return;
+    ev = event_parse(e->str, e->len);
+    type = event_type(ev);
+    room = cJSON_GetObjectItemCaseSensitive(ev, "room");
+    rid = cJSON_GetObjectItemCaseSensitive(ev, "rid");
+    if (type && cJSON_IsString(room) && valid_name_lower(lroom, room->valuestring) == 0) {
+        keys_chan_room(chan, lroom);
+        for (int i = 1; i < s->n; i++) {
+            if (s->w[i]->hc && strcmp(s->w[i]->hc->chan, chan) == 0) {
+                if (strcmp(type, "left") == 0)
+                    hub_chan_detach(s->w[i]);
+                chan[0] = '\0';   /* known already: nothing to add */
+                break;
+            }
+        }
+        if (chan[0] && strcmp(type, "joined") == 0 && cJSON_IsNumber(rid)) {
+            struct hub_watch *w = hub_sub_add_watch(s, chan, (long long)rid->valuedouble, "");
+            if (!s->ready)
+                s->pending_start++;   /* ready waits for this one too */
+            hub_watch_read(w);
+        }
+    }
+    cJSON_Delete(ev);
+}
+
 /* Hands one entry to a watcher if it is the next one it needs. Returns 1
  * if delivered, 0 if already had, -1 if there is a gap before it. */
 static int hub_watch_offer(struct hub_watch *w, const redisReply *e, long long id)
@@ -320,6 +363,8 @@ static int hub_watch_offer(struct hub_watch *w, const redisReply *e, long long i
         s->hub->st.events++;
         s->delivered++;
         s->ops->event(s, e->str, e->len, s->arg);
+        if (s->n > 0 && w == s->w[0])
+            hub_sub_notice(s, e);
     }
     return 1;
 }
@@ -398,6 +443,7 @@ static void hub_on_watch_read(struct ardb *a, redisReply *reply, void *arg)
      * where the channel stands so its next read starts there. */
     if (hc->head < 0) {
         hc->head = r.seq;
+        snprintf(hc->epoch, sizeof(hc->epoch), "%s", r.epoch);
         if (hc->again) {
             hc->again = 0;
             hub_chan_dispatch(hc);
@@ -469,6 +515,23 @@ static void hub_on_chan_read(struct ardb *a, redisReply *reply, void *arg)
         hc->again = 1;   /* redone when Redis is back */
         return;
     }
+    if ((hc->epoch[0] && r.epoch[0] && strcmp(hc->epoch, r.epoch) != 0) || r.seq < hc->head) {
+        /* The channel was recreated (data lost, or deleted and made
+         * again): every watcher re-reads, sees the new epoch and resets. */
+        snprintf(hc->epoch, sizeof(hc->epoch), "%s", r.epoch);
+        hc->head = r.seq;
+        for (int j = hc->n - 1; j >= 0; j--) {
+            if (j >= hc->n)
+                continue;
+            if (hc->w[j]->reading)
+                hc->w[j]->again = 1;
+            else if (hc->w[j]->started)
+                hub_watch_read(hc->w[j]);
+        }
+        return;
+    }
+    if (!hc->epoch[0])
+        snprintf(hc->epoch, sizeof(hc->epoch), "%s", r.epoch);
     for (size_t i = 0; i < r.entries->elements; i++) {
         const redisReply *e = r.entries->element[i];
         long long id = hub_entry_id(e);
@@ -559,6 +622,23 @@ static void hub_sub_unlink(struct hub_sub *s)
     h->st.subs--;
 }
 
+static struct hub_watch *hub_sub_add_watch(struct hub_sub *s, const char *chan, long long pos,
+                                           const char *epoch)
+{
+    struct hub_watch *w = xcalloc(1, sizeof(*w));
+
+    w->sub = s;
+    w->pos = pos;
+    snprintf(w->epoch, sizeof(w->epoch), "%s", epoch);
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 4;
+        s->w = xrealloc(s->w, (size_t)s->cap * sizeof(*s->w));
+    }
+    s->w[s->n++] = w;
+    hub_chan_attach(hub_chan_get(s->hub, chan), w);
+    return w;
+}
+
 /* The rooms and read marks arrived: build one watcher per channel and
  * start them. */
 static void hub_on_rooms(struct ardb *a, redisReply *reply, void *arg)
@@ -579,10 +659,9 @@ static void hub_on_rooms(struct ardb *a, redisReply *reply, void *arg)
         return;
     }
     nrooms = reply->elements / 2;
-    s->w = xcalloc(nrooms + 1, sizeof(*s->w));
     for (size_t i = 0; i <= nrooms; i++) {
-        struct hub_watch *w = &s->w[s->n];
         const struct cursor_pos *p;
+        struct hub_watch *w;
         long long mark = 0;
 
         if (i == 0) {
@@ -594,23 +673,17 @@ static void hub_on_rooms(struct ardb *a, redisReply *reply, void *arg)
             keys_chan_room(chan, lroom);
             mark = rdb_int(reply->element[2 * (i - 1) + 1]);
         }
-        w->sub = s;
         p = cursor_find(&s->start, chan);
-        if (p) {
-            w->pos = p->id;
-            snprintf(w->epoch, sizeof(w->epoch), "%s", p->epoch);
-        } else {
-            /* Not in the cursor: a fresh connection starts from now; a
-             * resumed one has joined this room since, and starts at its
-             * join (the read mark) so nothing after the join is lost. */
-            w->pos = s->start.n > 0 && mark > 0 ? mark : -1;
-        }
-        s->n++;
-        hub_chan_attach(hub_chan_get(s->hub, chan), w);
+        /* Not in the cursor: a fresh connection starts from now; a
+         * resumed one has joined this room since, and starts at its join
+         * (the read mark) so nothing after the join is lost. */
+        w = hub_sub_add_watch(s, chan, p ? p->id : s->start.n > 0 && mark > 0 ? mark : -1,
+                              p ? p->epoch : "");
+        (void)w;
     }
     s->pending_start = s->n;
     for (int i = 0; i < s->n; i++)
-        hub_watch_read(&s->w[i]);
+        hub_watch_read(s->w[i]);
     hub_sub_unref(s);
 }
 
@@ -656,7 +729,7 @@ void hub_sub_close(struct hub_sub *s)
         return;
     s->closed = 1;
     for (int i = 0; i < s->n; i++)
-        hub_chan_detach(&s->w[i]);
+        hub_chan_detach(s->w[i]);
     if (s->prev || s->next || s->hub->subs == s)
         hub_sub_unlink(s);
     hub_sub_unref(s);
@@ -669,7 +742,7 @@ char *hub_sub_cursor(const struct hub_sub *s)
 
     cursor_init(&c);
     for (int i = 0; i < s->n; i++) {
-        const struct hub_watch *w = &s->w[i];
+        const struct hub_watch *w = s->w[i];
         if (w->hc && w->pos >= 0)
             cursor_set(&c, w->hc->chan, w->epoch, w->pos);
     }
@@ -692,7 +765,7 @@ static void hub_on_head(struct ardb *a, redisReply *reply, void *arg)
 
     (void)a;
     hc->reading = 0;
-    if (reply && hc->head >= 0 && rdb_int(reply) > hc->head) {
+    if (reply && hc->head >= 0 && rdb_int(reply) != hc->head) {   /* new, or recreated */
         h->st.sweeps_found++;
         hub_chan_dispatch(hc);
     } else if (hc->again) {
@@ -760,9 +833,9 @@ static void hub_on_state(struct ardb *a, int up, void *arg)
     }
     for (struct hub_sub *s = h->subs; s; s = s->next)
         for (int i = 0; i < s->n; i++)
-            if (s->w[i].retry) {
-                s->w[i].reading = 0;
-                hub_watch_read(&s->w[i]);
+            if (s->w[i]->retry) {
+                s->w[i]->reading = 0;
+                hub_watch_read(s->w[i]);
             }
 }
 

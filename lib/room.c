@@ -52,6 +52,7 @@ struct room_keys {
     char room[KEY_MAX], rooms[KEY_MAX], members[KEY_MAX], urooms[KEY_MAX];
     char list[KEY_MAX], meta[KEY_MAX], readmark[KEY_MAX], clear[KEY_MAX];
     char field[NAME_MAX_LEN + 2];   /* '#' + lroom: the conv key in hashes */
+    char inbox[CHAN_MAX], inbox_list[KEY_MAX], inbox_meta[KEY_MAX];   /* the user's */
 };
 
 static int room_keys_fill(struct room_keys *k, const char *prefix, const struct user_id *me,
@@ -72,7 +73,22 @@ static int room_keys_fill(struct room_keys *k, const char *prefix, const struct 
     keys_readmark(k->readmark, prefix, lname);
     keys_clear(k->clear, prefix, lname);
     snprintf(k->field, sizeof(k->field), "#%s", k->lroom);
+    keys_chan_inbox(k->inbox, lname);
+    keys_chan(k->inbox_list, prefix, k->inbox);
+    keys_meta(k->inbox_meta, prefix, k->inbox);
     return 0;
+}
+
+/* The members of the user's joined/left notice: {"room":..}. */
+static char *room_notice_members(const char *room)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *m;
+
+    cJSON_AddStringToObject(o, "room", room);
+    m = event_members(o);
+    cJSON_Delete(o);
+    return m;
 }
 
 int room_create(struct rdb *db, const struct user_id *me, const char *name,
@@ -81,7 +97,7 @@ int room_create(struct rdb *db, const struct user_id *me, const char *name,
     struct room_keys k;
     struct rdb_args a;
     char epoch[CHAN_EPOCH_LEN + 1];
-    char *members = NULL;
+    char *members = NULL, *notice = NULL;
     redisReply *rep = NULL;
     int rc;
 
@@ -93,6 +109,7 @@ int room_create(struct rdb *db, const struct user_id *me, const char *name,
     else if ((rc = valid_text(title, strlen(title), ROOM_TITLE_MAX)) < 0)
         return rc;
     members = room_event_members(name, me ? me->name : "");
+    notice = room_notice_members(name);
     chan_new_epoch(epoch);
     rdb_args_init(&a);
     rdb_args_str(&a, k.room);
@@ -102,6 +119,8 @@ int room_create(struct rdb *db, const struct user_id *me, const char *name,
     rdb_args_str(&a, k.list);
     rdb_args_str(&a, k.meta);
     rdb_args_str(&a, k.readmark);
+    rdb_args_str(&a, k.inbox_list);
+    rdb_args_str(&a, k.inbox_meta);
     rdb_args_str(&a, name);
     rdb_args_str(&a, k.lroom);
     rdb_args_str(&a, title);
@@ -112,8 +131,12 @@ int room_create(struct rdb *db, const struct user_id *me, const char *name,
     rdb_args_int(&a, db->cfg->history_cap);
     rdb_args_str(&a, epoch);
     rdb_args_str(&a, k.field);
-    rc = rdb_script(db, &rep, SCRIPT_ROOM_CREATE, 7, 10, a.argv);
+    rdb_args_str(&a, k.inbox);
+    rdb_args_int(&a, db->cfg->inbox_cap);
+    rdb_args_str(&a, notice);
+    rc = rdb_script(db, &rep, SCRIPT_ROOM_CREATE, 9, 13, a.argv);
     free(members);
+    free(notice);
     if (rc < 0)
         return rc;
     rc = rdb_int(rep) == 1 ? 0 : CHAT_ERR_CONFLICT;
@@ -133,14 +156,15 @@ static int room_member_change(struct rdb *db, const struct user_id *me, const ch
     struct room_keys k;
     struct rdb_args a;
     char display[NAME_MAX_LEN + 1], epoch[CHAN_EPOCH_LEN + 1];
-    char *members;
+    char *members, *notice;
     redisReply *rep = NULL;
-    int rc, nkeys = script == SCRIPT_ROOM_JOIN ? 7 : 6;
+    int rc, nkeys = script == SCRIPT_ROOM_JOIN ? 9 : 8;
 
     if ((rc = room_lookup(db, name, display)) < 0)
         return rc;
     room_keys_fill(&k, db->cfg->key_prefix, me, display);
     members = room_event_members(display, me->name);
+    notice = room_notice_members(display);
     chan_new_epoch(epoch);
     rdb_args_init(&a);
     rdb_args_str(&a, k.room);
@@ -151,6 +175,8 @@ static int room_member_change(struct rdb *db, const struct user_id *me, const ch
     rdb_args_str(&a, k.readmark);
     if (script == SCRIPT_ROOM_JOIN)
         rdb_args_str(&a, k.clear);
+    rdb_args_str(&a, k.inbox_list);
+    rdb_args_str(&a, k.inbox_meta);
     rdb_args_str(&a, me->name);
     rdb_args_str(&a, display);
     rdb_args_str(&a, k.chan);
@@ -159,8 +185,12 @@ static int room_member_change(struct rdb *db, const struct user_id *me, const ch
     rdb_args_int(&a, db->cfg->history_cap);
     rdb_args_str(&a, epoch);
     rdb_args_str(&a, k.field);
-    rc = rdb_script(db, &rep, script, nkeys, 8, a.argv);
+    rdb_args_str(&a, k.inbox);
+    rdb_args_int(&a, db->cfg->inbox_cap);
+    rdb_args_str(&a, notice);
+    rc = rdb_script(db, &rep, script, nkeys, 11, a.argv);
     free(members);
+    free(notice);
     if (rc < 0)
         return rc;
     rc = rdb_int(rep) < 0 ? CHAT_ERR_NOTFOUND : 0;
