@@ -23,6 +23,10 @@ void api_rooms_create(struct req *rq, struct rdb *db);
 void api_rooms_join(struct req *rq, struct rdb *db);
 void api_rooms_leave(struct req *rq, struct rdb *db);
 
+/* api_media.c */
+void api_upload(struct req *rq, struct rdb *db);
+void api_media_get(struct req *rq, struct rdb *db);
+
 /* Replies with *body (200 or status) and frees it, or with the error of
  * rc and msg when rc < 0. Shared tail of most handlers. */
 void api_finish(struct req *rq, int rc, int status, cJSON *body, const char *msg);

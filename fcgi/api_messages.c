@@ -20,6 +20,14 @@ void api_send(struct req *rq, struct rdb *db)
     in.room = params_str(rq->params, "room");
     in.text = params_str(rq->params, "text");
     in.cid = params_str(rq->params, "cid");
+    if (params_has(rq->params, "att")) {
+        /* {"url":…} from an upload's reply, or just the url. */
+        const cJSON *att = cJSON_GetObjectItemCaseSensitive(rq->params, "att");
+        const cJSON *url = cJSON_IsObject(att) ? cJSON_GetObjectItemCaseSensitive(att, "url") : att;
+        if (!cJSON_IsString(url))
+            return req_reply_error(rq, CHAT_ERR_INVALID, "att must be an upload's url");
+        in.att_url = url->valuestring;
+    }
     if (in.room && in.room[0] == '#')
         in.room++;
     if ((in.to == NULL) == (in.room == NULL))
@@ -38,7 +46,8 @@ void api_send(struct req *rq, struct rdb *db)
         cJSON_AddNumberToObject(body, "ts", (double)out.ts);
         break;
     case CHAT_ERR_INVALID:
-        msg = in.text_len == 0 ? "text must not be empty"
+        msg = in.att_url ? "unknown attachment or invalid message"
+            : in.text_len == 0 ? "text must not be empty"
             : !valid_utf8(in.text, in.text_len) ? "text must be valid UTF-8"
             : "invalid recipient (a valid name other than yourself)";
         break;

@@ -7,20 +7,25 @@
 #include "err.h"
 #include "fcgisrv.h"
 
+/* A route whose path ends in '/' matches that prefix; a raw route reads
+ * its own body (uploads), the others get parameters parsed. */
 static const struct {
     const char *method, *path;
     api_handler_fn fn;
+    int raw;
 } api_routes[] = {
-    { "POST", "/api/send", api_send },
-    { "GET", "/api/history", api_history },
-    { "GET", "/api/conversations", api_conversations },
-    { "POST", "/api/read", api_read },
-    { "POST", "/api/conversations/delete", api_conv_delete },
-    { "GET", "/api/rooms", api_rooms_list },
-    { "POST", "/api/rooms", api_rooms_create },
-    { "POST", "/api/rooms/join", api_rooms_join },
-    { "POST", "/api/rooms/leave", api_rooms_leave },
-    { "GET", "/api/presence", api_presence },
+    { "POST", "/api/send", api_send, 0 },
+    { "GET", "/api/history", api_history, 0 },
+    { "GET", "/api/conversations", api_conversations, 0 },
+    { "POST", "/api/read", api_read, 0 },
+    { "POST", "/api/conversations/delete", api_conv_delete, 0 },
+    { "GET", "/api/rooms", api_rooms_list, 0 },
+    { "POST", "/api/rooms", api_rooms_create, 0 },
+    { "POST", "/api/rooms/join", api_rooms_join, 0 },
+    { "POST", "/api/rooms/leave", api_rooms_leave, 0 },
+    { "GET", "/api/presence", api_presence, 0 },
+    { "PUT", "/api/upload", api_upload, 1 },
+    { "GET", "/api/media/", api_media_get, 1 },
 };
 
 void api_finish(struct req *rq, int rc, int status, cJSON *body, const char *msg)
@@ -39,14 +44,17 @@ static void api_handle(struct req *rq, struct rdb *db, void *arg)
     int rc, path_known = 0;
 
     for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
-        if (strcmp(rq->path, api_routes[i].path) != 0)
+        const char *rp = api_routes[i].path;
+        size_t rl = strlen(rp);
+        if (rp[rl - 1] == '/' ? strncmp(rq->path, rp, rl) != 0 : strcmp(rq->path, rp) != 0)
             continue;
         path_known = 1;
         if (strcmp(rq->method, api_routes[i].method) != 0)
             continue;
         if ((rc = req_auth(rq, db)) < 0)
             return req_reply_error(rq, rc, rc == CHAT_ERR_UNAUTH ? "not signed in" : NULL);
-        if ((rc = req_parse(rq)) < 0)
+        rc = api_routes[i].raw ? req_parse_query(rq) : req_parse(rq);
+        if (rc < 0)
             return req_reply_error(rq, rc, rc == CHAT_ERR_TOOBIG ? "request body too large"
                                                                  : "could not parse the request");
         return api_routes[i].fn(rq, db);

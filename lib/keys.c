@@ -143,6 +143,15 @@ int keys_media(char out[KEY_MAX], const char *prefix, const char *hash)
     return keys_one(out, prefix, "media", hash);
 }
 
+int keys_media_convs(char out[KEY_MAX], const char *prefix, const char *hash)
+{
+    if (!prefix || !hash) {
+        out[0] = '\0';
+        return -1;
+    }
+    return keys_fmt(out, KEY_MAX, "%smedia:%s:convs", prefix, hash);
+}
+
 int keys_chan_inbox(char out[CHAN_MAX], const char *name)
 {
     if (!name) {

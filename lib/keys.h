@@ -22,6 +22,7 @@
  *   <p>rl:<kind>:<subject>  string  rate-limit counter; TTL window
  *   <p>presence             zset  lower-cased user -> expiry (ms)
  *   <p>media:<hash>         hash  mime, size, name, owner
+ *   <p>media:<hash>:convs   set   channels of the conversations carrying it
  *
  * Channels (<chan> above): "u:<user>" inbox, "r:<room>" room stream,
  * "dm:<a>:<b>" with a < b, a DM pair's history. */
@@ -50,6 +51,7 @@ int keys_cid(char out[KEY_MAX], const char *prefix, const char *name, const char
 int keys_ratelimit(char out[KEY_MAX], const char *prefix, const char *kind, const char *subject);
 int keys_presence(char out[KEY_MAX], const char *prefix);
 int keys_media(char out[KEY_MAX], const char *prefix, const char *hash);
+int keys_media_convs(char out[KEY_MAX], const char *prefix, const char *hash);
 
 /* Channel names (CHAN_MAX bytes). keys_chan_dm orders the pair. */
 int keys_chan_inbox(char out[CHAN_MAX], const char *name);

@@ -9,13 +9,14 @@
 #include "err.h"
 #include "event.h"
 #include "keys.h"
+#include "media.h"
 #include "ratelimit.h"
 #include "room.h"
 #include "valid.h"
 
 /* The members every copy of a message carries: who, to whom, what. */
 static char *message_members(const char *from, const char *to_key, const char *to,
-                             const struct message_in *in)
+                             const struct message_in *in, const struct media_info *att)
 {
     cJSON *o = cJSON_CreateObject();
     char *m;
@@ -25,13 +26,15 @@ static char *message_members(const char *from, const char *to_key, const char *t
     cJSON_AddStringToObject(o, "text", in->text);
     if (in->cid)
         cJSON_AddStringToObject(o, "cid", in->cid);
+    if (att)
+        cJSON_AddItemToObject(o, "att", media_att_json(att));
     m = event_members(o);
     cJSON_Delete(o);
     return m;
 }
 
 static int message_send_dm(struct rdb *db, const struct user_id *from, const struct message_in *in,
-                           const char *cidkey, struct message_out *out)
+                           const struct media_info *att, const char *cidkey, struct message_out *out)
 {
     const struct chat_config *cfg = db->cfg;
     const char *p = cfg->key_prefix;
@@ -61,7 +64,7 @@ static int message_send_dm(struct rdb *db, const struct user_id *from, const str
     keys_conv(k[8], p, to.lname);
     snprintf(k[9], KEY_MAX, "%s", cidkey);
     keys_user(k[10], p, to.lname);
-    members = message_members(from->name, "to", to.name, in);
+    members = message_members(from->name, "to", to.name, in, att);
     chan_new_epoch(epoch);
 
     rdb_args_init(&a);
@@ -89,11 +92,11 @@ static int message_send_dm(struct rdb *db, const struct user_id *from, const str
     if (out->id < 0)
         return CHAT_ERR_NOTFOUND;   /* deleted between lookup and send */
     snprintf(out->conv, sizeof(out->conv), "%s", to.name);
-    return 0;
+    return att ? media_attach(db, att->hash, dm) : 0;
 }
 
 static int message_send_room(struct rdb *db, const struct user_id *from, const struct message_in *in,
-                             const char *cidkey, struct message_out *out)
+                             const struct media_info *att, const char *cidkey, struct message_out *out)
 {
     const struct chat_config *cfg = db->cfg;
     const char *p = cfg->key_prefix;
@@ -113,7 +116,7 @@ static int message_send_room(struct rdb *db, const struct user_id *from, const s
     keys_meta(meta, p, chan);
     keys_members(members_key, p, lroom);
     keys_room(room_key, p, lroom);
-    members = message_members(from->name, "room", room, in);
+    members = message_members(from->name, "room", room, in, att);
     chan_new_epoch(epoch);
 
     rdb_args_init(&a);
@@ -141,21 +144,29 @@ static int message_send_room(struct rdb *db, const struct user_id *from, const s
     if (out->id == -2)
         return CHAT_ERR_FORBIDDEN;
     snprintf(out->conv, sizeof(out->conv), "#%s", room);
-    return 0;
+    return att ? media_attach(db, att->hash, chan) : 0;
 }
 
 int message_send(struct rdb *db, const struct user_id *from, const struct message_in *in,
                  struct message_out *out)
 {
     const struct chat_config *cfg = db->cfg;
-    char cidkey[KEY_MAX];
+    char cidkey[KEY_MAX], hash[MEDIA_HASH_LEN + 1];
+    struct media_info att;
     int rc;
 
     memset(out, 0, sizeof(*out));
     if ((in->to == NULL) == (in->room == NULL) || !in->text)
         return CHAT_ERR_INVALID;
-    if ((rc = valid_text(in->text, in->text_len, (size_t)cfg->max_text)) < 0)
+    if (!(in->att_url && in->text_len == 0) &&
+        (rc = valid_text(in->text, in->text_len, (size_t)cfg->max_text)) < 0)
         return rc;
+    if (in->att_url) {
+        if (media_hash_from_url(in->att_url, hash) < 0)
+            return CHAT_ERR_INVALID;
+        if ((rc = media_lookup(db, hash, &att)) < 0)
+            return rc == CHAT_ERR_NOTFOUND ? CHAT_ERR_INVALID : rc;
+    }
     if (in->cid && !valid_cid(in->cid))
         return CHAT_ERR_INVALID;
     if ((rc = ratelimit_hit(db, "send", from->lname, 1, cfg->send_max, cfg->send_window,
@@ -165,8 +176,8 @@ int message_send(struct rdb *db, const struct user_id *from, const struct messag
      * but never read or written: the ttl argument is 0. */
     keys_cid(cidkey, cfg->key_prefix, from->lname, in->cid ? in->cid : "-");
     if (in->to)
-        return message_send_dm(db, from, in, cidkey, out);
-    return message_send_room(db, from, in, cidkey, out);
+        return message_send_dm(db, from, in, in->att_url ? &att : NULL, cidkey, out);
+    return message_send_room(db, from, in, in->att_url ? &att : NULL, cidkey, out);
 }
 
 int message_history(struct rdb *db, const struct user_id *me, const char *conv,

@@ -16,6 +16,8 @@ struct message_in {
     const char *text;
     size_t text_len;
     const char *cid;         /* client id, or NULL */
+    const char *att_url;     /* an uploaded file ("/api/media/<hash>"), or
+                                NULL; with one, text may be empty */
 };
 
 struct message_out {
@@ -29,7 +31,9 @@ struct message_out {
  * the first send's result and stores nothing. Errors: CHAT_ERR_INVALID
  * (fields, UTF-8, message to oneself), CHAT_ERR_TOOBIG (text over
  * max_text), CHAT_ERR_NOTFOUND (no such user or room), CHAT_ERR_FORBIDDEN
- * (room not joined), CHAT_ERR_RATE. */
+ * (room not joined), CHAT_ERR_RATE. An unknown attachment is
+ * CHAT_ERR_INVALID; a known one is described from the server's record,
+ * never from what the client claims. */
 int message_send(struct rdb *db, const struct user_id *from, const struct message_in *in,
                  struct message_out *out);
 

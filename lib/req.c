@@ -81,6 +81,11 @@ int req_read_body(struct req *rq, size_t max, char **body, size_t *len)
     return 0;
 }
 
+int req_parse_query(struct req *rq)
+{
+    return params_parse_form(rq->params, rq->query, strlen(rq->query));
+}
+
 int req_parse(struct req *rq)
 {
     const char *ct = req_env(rq, "CONTENT_TYPE");

@@ -37,6 +37,9 @@ const char *req_env(const struct req *rq, const char *name);
  * JSON or another body type. */
 int req_parse(struct req *rq);
 
+/* Only the query string, for handlers that read the body themselves. */
+int req_parse_query(struct req *rq);
+
 /* Reads the raw body, at most max bytes: *body (caller frees) and *len.
  * CHAT_ERR_TOOBIG if it is longer; CHAT_ERR_IO if it ends early. */
 int req_read_body(struct req *rq, size_t max, char **body, size_t *len);

@@ -46,6 +46,7 @@ static void *sender_loop(void *arg)
         in.text = job->text;
         in.text_len = job->text ? strlen(job->text) : 0;
         in.cid = job->cid;
+        in.att_url = job->att;
         job->rc = message_send(&db, &job->from, &in, &job->out);
 
         pthread_mutex_lock(&s->lock);
@@ -110,6 +111,7 @@ void sender_job_free(struct sender_job *job)
     free(job->room);
     free(job->text);
     free(job->cid);
+    free(job->att);
     free(job);
 }
 

@@ -13,7 +13,7 @@ struct sender;
 
 struct sender_job {
     struct user_id from;
-    char *to, *room, *text, *cid;       /* owned by the job; NULL if absent */
+    char *to, *room, *text, *cid, *att; /* owned by the job; NULL if absent */
     int rc;                             /* result, set by the thread */
     struct message_out out;
     void (*done)(struct sender_job *job, void *arg);   /* on the loop; frees nothing */

@@ -330,6 +330,10 @@ static void wsconn_op_send(struct ws_conn *c, const cJSON *op)
     job->room = wsconn_dup_str(op, "room");
     job->text = wsconn_dup_str(op, "text");
     job->cid = wsconn_dup_str(op, "cid");
+    {
+        const cJSON *att = cJSON_GetObjectItemCaseSensitive(op, "att");
+        job->att = wsconn_dup_str(cJSON_IsObject(att) ? att : op, cJSON_IsObject(att) ? "url" : "att");
+    }
     if (job->room && job->room[0] == '#')
         memmove(job->room, job->room + 1, strlen(job->room));
     if ((cid && !job->cid) || (job->cid && !valid_cid(job->cid))) {
