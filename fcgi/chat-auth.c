@@ -132,6 +132,9 @@ static void auth_me(struct req *rq, struct rdb *db)
     cJSON_AddItemToObject(body, "rooms", f.rooms);
     f.rooms = NULL;
     cJSON_AddStringToObject(body, "cursor", cursor);
+    /* Where the page opens its WebSocket: through the front server by
+     * default, or wsgate's own port to skip a hop ([ws] url). */
+    cJSON_AddStringToObject(body, "ws_url", rq->cfg->ws_url[0] ? rq->cfg->ws_url : "/ws");
     req_reply_json(rq, 200, body, "");
     cJSON_Delete(body);
     free(cursor);
