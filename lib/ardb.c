@@ -265,19 +265,13 @@ int ardb_argv(struct ardb *a, ardb_reply_fn cb, void *arg, int argc, const char 
 int ardb_script(struct ardb *a, ardb_reply_fn cb, void *arg, enum script_id id, int nkeys,
                 int nargs, const char *const *argv)
 {
-    const char *cmd[RDB_MAX_SCRIPT_ARGS + 3];
+    const char *cmd[SCRIPT_MAX_ARGS + 3];
     char nk[16];
-    int n = nkeys + nargs;
+    int n = script_evalsha_argv(id, nkeys, nargs, argv, cmd, nk);
 
-    if (n < 0 || n > RDB_MAX_SCRIPT_ARGS)
+    if (n < 0)
         return CHAT_ERR_INTERNAL;
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    cmd[0] = "EVALSHA";
-    cmd[1] = script_sha(id);
-    cmd[2] = nk;
-    for (int i = 0; i < n; i++)
-        cmd[3 + i] = argv[i];
-    return ardb_argv(a, cb, arg, n + 3, cmd, NULL);
+    return ardb_argv(a, cb, arg, n, cmd, NULL);
 }
 
 /* Subscription callbacks stay registered in hiredis for every message,

@@ -138,24 +138,18 @@ int rdb_argv(struct rdb *db, redisReply **out, int argc, const char **argv,
 int rdb_script(struct rdb *db, redisReply **out, enum script_id id,
                int nkeys, int nargs, const char *const *argv)
 {
-    const char *cmd[RDB_MAX_SCRIPT_ARGS + 3];
+    const char *cmd[SCRIPT_MAX_ARGS + 3];
     char nk[16];
     redisReply *r = NULL, *load = NULL;
-    int rc, n = nkeys + nargs;
+    int rc, n;
 
     *out = NULL;
-    if (n < 0 || n > RDB_MAX_SCRIPT_ARGS)
+    if ((n = script_evalsha_argv(id, nkeys, nargs, argv, cmd, nk)) < 0)
         return CHAT_ERR_INTERNAL;
     if ((rc = rdb_connect(db)) < 0)
         return rc;
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    cmd[0] = "EVALSHA";
-    cmd[1] = script_sha(id);
-    cmd[2] = nk;
-    for (int i = 0; i < n; i++)
-        cmd[3 + i] = argv[i];
 
-    r = redisCommandArgv(db->ctx, n + 3, cmd, NULL);
+    r = redisCommandArgv(db->ctx, n, cmd, NULL);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         /* Redis restarted or flushed its script cache: load and retry once. */
         freeReplyObject(r);
@@ -163,7 +157,7 @@ int rdb_script(struct rdb *db, redisReply **out, enum script_id id,
         if ((rc = rdb_result(db, load, &load, "script_load")) < 0)
             return rc;
         freeReplyObject(load);
-        r = redisCommandArgv(db->ctx, n + 3, cmd, NULL);
+        r = redisCommandArgv(db->ctx, n, cmd, NULL);
     }
     if (r && r->type == REDIS_REPLY_ERROR) {
         log_error("rdb", "event=script_error script=%s err=\"%s\"", script_name(id), r->str);

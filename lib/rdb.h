@@ -16,7 +16,7 @@
 #include "config.h"
 #include "script.h"
 
-#define RDB_MAX_SCRIPT_ARGS 32
+#define RDB_MAX_SCRIPT_ARGS SCRIPT_MAX_ARGS
 
 struct rdb {
     redisContext *ctx;               /* NULL while disconnected */

@@ -36,3 +36,19 @@ const char *script_sha(enum script_id id)
     pthread_once(&script_once, script_digest_all);
     return script_shas[id];
 }
+
+int script_evalsha_argv(enum script_id id, int nkeys, int nargs, const char *const *argv,
+                        const char **cmd, char nkbuf[16])
+{
+    int n = nkeys + nargs;
+
+    if (nkeys < 0 || nargs < 0 || n > SCRIPT_MAX_ARGS)
+        return -1;
+    snprintf(nkbuf, 16, "%d", nkeys);
+    cmd[0] = "EVALSHA";
+    cmd[1] = script_sha(id);
+    cmd[2] = nkbuf;
+    for (int i = 0; i < n; i++)
+        cmd[3 + i] = argv[i];
+    return n + 3;
+}

@@ -11,4 +11,12 @@ const char *script_name(enum script_id id);
 const char *script_source(enum script_id id);
 const char *script_sha(enum script_id id);   /* 40 lower-case hex digits */
 
+#define SCRIPT_MAX_ARGS 32
+
+/* An EVALSHA command for id over nkeys keys then nargs arguments (argv):
+ * fills cmd (SCRIPT_MAX_ARGS + 3 entries; nkbuf holds the key count) and
+ * returns its length, or -1 if there are too many arguments. */
+int script_evalsha_argv(enum script_id id, int nkeys, int nargs, const char *const *argv,
+                        const char **cmd, char nkbuf[16]);
+
 #endif

@@ -19,4 +19,19 @@ local function sb_push(list, meta, chan, typ, ts, members, cap, epoch)
   return id
 end
 
+-- sb_cid_seen(key, ttl) -> {id, ts} of the first send with this client id,
+-- or nil (also when ttl is 0: the send has no cid).
+local function sb_cid_seen(key, ttl)
+  if tonumber(ttl) == 0 then return nil end
+  local prev = redis.call('GET', key)
+  if not prev then return nil end
+  local id, ts = string.match(prev, '^(%d+) (%d+)$')
+  return {tonumber(id), tonumber(ts)}
+end
+
+-- sb_cid_keep(key, ttl, id, ts): remember a send's result for its cid.
+local function sb_cid_keep(key, ttl, id, ts)
+  if tonumber(ttl) > 0 then redis.call('SET', key, id .. ' ' .. ts, 'EX', ttl) end
+end
+
 -- end of prelude

@@ -11,14 +11,8 @@
 --       recipient's unread field)
 -- Returns {id in the dm history, ts}; for a repeated cid the first send's
 -- {id, ts}; {-1, 0} if the recipient does not exist.
-local cid_ttl = tonumber(ARGV[8])
-if cid_ttl > 0 then
-  local prev = redis.call('GET', KEYS[10])
-  if prev then
-    local id, ts = string.match(prev, '^(%d+) (%d+)$')
-    return {tonumber(id), tonumber(ts)}
-  end
-end
+local seen = sb_cid_seen(KEYS[10], ARGV[8])
+if seen then return seen end
 if redis.call('EXISTS', KEYS[11]) == 0 then return {-1, 0} end
 
 local ts = ARGV[4]
@@ -29,7 +23,5 @@ sb_push(KEYS[5], KEYS[6], ARGV[3], 'msg', ts, '"conv":"' .. ARGV[10] .. '",' .. 
 redis.call('HINCRBY', KEYS[7], ARGV[12], 1)
 redis.call('ZADD', KEYS[8], ts, ARGV[11])
 redis.call('ZADD', KEYS[9], ts, ARGV[10])
-if cid_ttl > 0 then
-  redis.call('SET', KEYS[10], mid .. ' ' .. ts, 'EX', cid_ttl)
-end
+sb_cid_keep(KEYS[10], ARGV[8], mid, ts)
 return {mid, tonumber(ts)}

@@ -4,18 +4,10 @@
 --       5 cid ttl (0 = no cid), 6 epoch for a new channel, 7 sender display
 -- Returns {id, ts}; for a repeated cid the first send's {id, ts};
 -- {-1, 0} no such room; {-2, 0} sender not a member.
-local cid_ttl = tonumber(ARGV[5])
-if cid_ttl > 0 then
-  local prev = redis.call('GET', KEYS[4])
-  if prev then
-    local id, ts = string.match(prev, '^(%d+) (%d+)$')
-    return {tonumber(id), tonumber(ts)}
-  end
-end
+local seen = sb_cid_seen(KEYS[4], ARGV[5])
+if seen then return seen end
 if redis.call('EXISTS', KEYS[5]) == 0 then return {-1, 0} end
 if redis.call('SISMEMBER', KEYS[3], ARGV[7]) == 0 then return {-2, 0} end
 local id = sb_push(KEYS[1], KEYS[2], ARGV[1], 'msg', ARGV[2], ARGV[3], ARGV[4], ARGV[6])
-if cid_ttl > 0 then
-  redis.call('SET', KEYS[4], id .. ' ' .. ARGV[2], 'EX', cid_ttl)
-end
+sb_cid_keep(KEYS[4], ARGV[5], id, ARGV[2])
 return {id, tonumber(ARGV[2])}
