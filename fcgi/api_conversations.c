@@ -31,7 +31,9 @@ void api_read(struct req *rq, struct rdb *db)
         params_int(rq->params, "upto", 0, (1LL << 53), 0, &upto) < 0)
         return req_reply_error(rq, CHAT_ERR_INVALID, "upto must be a message id");
     rc = conv_read(db, &rq->me, conv, upto);
-    api_finish(rq, rc, 204, NULL, api_conv_msg(rc));
+    api_finish(rq, rc, 204, NULL,
+               rc == CHAT_ERR_INVALID && conv[0] ? "conv must be a user name or #room, and upto an id it has"
+                                                 : api_conv_msg(rc));
 }
 
 void api_conv_delete(struct req *rq, struct rdb *db)

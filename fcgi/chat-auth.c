@@ -29,11 +29,12 @@ static void auth_register(struct req *rq, struct rdb *db)
                                "user must be 1-32 characters of A-Z a-z 0-9 _ . - starting with a letter or digit");
     if (!pw || strlen(pw) < PASSWORD_MIN || strlen(pw) > PASSWORD_MAX)
         return req_reply_error(rq, CHAT_ERR_INVALID, "password must be 8 to 256 bytes");
-    /* Registrations count against the address's login budget, so a script
-     * cannot create accounts without limit either. */
+    /* Registrations have a per-address budget of their own (the same
+     * size as the login one), so a script cannot create accounts without
+     * limit. */
     if ((rc = ratelimit_hit(db, "reg", req_client_addr(rq), 1, cfg->login_max_addr,
                             cfg->login_window, &rq->retry_after)) < 0)
-        return req_reply_error(rq, rc, "too many registrations from this address");
+        return req_reply_error(rq, rc, rc == CHAT_ERR_RATE ? "too many registrations from this address" : NULL);
     rc = user_create(db, user, pw);
     if (rc == CHAT_ERR_CONFLICT)
         return req_reply_error(rq, rc, "that user name is taken");
@@ -63,14 +64,14 @@ static void auth_login(struct req *rq, struct rdb *db)
         return req_reply_error(rq, CHAT_ERR_INVALID, "user and password are required");
     if ((rc = ratelimit_hit(db, "login_addr", req_client_addr(rq), 1, cfg->login_max_addr,
                             cfg->login_window, &rq->retry_after)) < 0)
-        return req_reply_error(rq, rc, "too many login attempts from this address");
+        return req_reply_error(rq, rc, rc == CHAT_ERR_RATE ? "too many login attempts from this address" : NULL);
     /* Failed attempts per user: look first, count only failures, so a
      * user who types the right password is never locked out by their own
      * successful logins. */
     if (valid_name_lower(lname, user) == 0 &&
         (rc = ratelimit_hit(db, "login_user", lname, 0, cfg->login_max_user - 1,
                             cfg->login_window, &rq->retry_after)) < 0)
-        return req_reply_error(rq, rc, "too many failed logins for this user; try again later");
+        return req_reply_error(rq, rc, rc == CHAT_ERR_RATE ? "too many failed logins for this user; try again later" : NULL);
     rc = user_verify(db, user, pw, &id);
     if (rc == CHAT_ERR_UNAUTH) {
         int ra;

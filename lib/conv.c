@@ -291,8 +291,11 @@ int conv_read(struct rdb *db, const struct user_id *me, const char *conv, long l
     rdb_args_int(&a, CONV_UNREAD_SCAN_DM);
     rc = rdb_script(db, &rep, SCRIPT_CONV_READ, 6, 9, a.argv);
     free(members);
-    if (rc == 0)
+    if (rc == 0) {
+        if (rdb_int(rep) < 0)
+            rc = CHAT_ERR_INVALID;
         freeReplyObject(rep);
+    }
     return rc;
 }
 

@@ -16,7 +16,8 @@
 int conv_list(struct rdb *db, const struct user_id *me, cJSON **out);
 
 /* Marks conv read up to id upto and pushes a `read` event to me's inbox.
- * CHAT_ERR_INVALID (bad conv), CHAT_ERR_NOTFOUND (no such user/room). */
+ * CHAT_ERR_INVALID (bad conv, or upto past the last id),
+ * CHAT_ERR_NOTFOUND (no such user/room). */
 int conv_read(struct rdb *db, const struct user_id *me, const char *conv, long long upto);
 
 /* Hides conv from me (not from the peer) until a newer message arrives,

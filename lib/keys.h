@@ -18,7 +18,7 @@
  *   <p>rooms                set   lower-cased room names
  *   <p>members:<room>       set   display names of members
  *   <p>urooms:<name>        set   display names of rooms joined
- *   <p>cid:<name>:<cid>     string  "id conv ts" of a send; TTL cid_ttl
+ *   <p>cid:<name>:<conv>:<cid>  string  "id ts" of a send; TTL cid_ttl
  *   <p>rl:<kind>:<subject>  string  rate-limit counter; TTL window
  *   <p>presence             zset  lower-cased user -> expiry (ms)
  *   <p>media:<hash>         hash  mime, size, name, owner

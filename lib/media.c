@@ -68,19 +68,28 @@ int media_hash_from_url(const char *url, char hash[MEDIA_HASH_LEN + 1])
 
 int media_register(struct rdb *db, const struct user_id *owner, const struct media_info *m)
 {
-    char k[KEY_MAX];
-    redisReply *rep = NULL;
-    int rc;
+    char k[KEY_MAX], convs[KEY_MAX], mine[CHAN_MAX];
+    int rc, r, n = 0;
 
     keys_media(k, db->cfg->key_prefix, m->hash);
-    /* The same content uploaded again keeps its first description. */
-    if ((rc = rdb_cmd(db, &rep, "HSETNX %s owner %s", k, owner->name)) < 0)
-        return rc;
-    freeReplyObject(rep);
-    rc = rdb_cmd(db, &rep, "HMSET %s mime %s size %lld name %s created %lld", k, m->mime, m->size, m->name,
-                 clock_now_ms());
-    if (rc == 0)
-        freeReplyObject(rep);
+    keys_media_convs(convs, db->cfg->key_prefix, m->hash);
+    keys_chan_inbox(mine, owner->lname);
+    /* The same content uploaded again keeps its first description; every
+     * uploader may use it (their inbox channel stands for "uploaded by"). */
+    if ((rc = rdb_append(db, "HSETNX %s owner %s", k, owner->name)) == 0 && ++n &&
+        (rc = rdb_append(db, "HSETNX %s mime %s", k, m->mime)) == 0 && ++n &&
+        (rc = rdb_append(db, "HSETNX %s size %lld", k, m->size)) == 0 && ++n &&
+        (rc = rdb_append(db, "HSETNX %s name %s", k, m->name)) == 0 && ++n &&
+        (rc = rdb_append(db, "HSETNX %s created %lld", k, clock_now_ms())) == 0 && ++n &&
+        (rc = rdb_append(db, "SADD %s %s", convs, mine)) == 0)
+        ++n;
+    while (n-- > 0) {
+        redisReply *rep = NULL;
+        if ((r = rdb_next(db, &rep)) < 0 && rc == 0)
+            rc = r;
+        if (rep)
+            freeReplyObject(rep);
+    }
     return rc;
 }
 
@@ -146,8 +155,6 @@ int media_allowed(struct rdb *db, const struct user_id *me, const char *hash, st
 
     if ((rc = media_lookup(db, hash, m)) < 0)
         return rc;
-    if (strcasecmp(m->owner, me->name) == 0)
-        return 0;
     keys_media_convs(k, p, hash);
     if ((rc = rdb_cmd(db, &convs, "SMEMBERS %s", k)) < 0)
         return rc;
@@ -162,6 +169,9 @@ int media_allowed(struct rdb *db, const struct user_id *me, const char *hash, st
                 rc = 0;
             else if (colon && strcmp(colon + 1, me->lname) == 0)
                 rc = 0;
+        } else if (strncmp(chan, "u:", 2) == 0) {
+            if (strcmp(chan + 2, me->lname) == 0)
+                rc = 0;   /* uploaded it */
         } else if (strncmp(chan, "r:", 2) == 0) {
             int r;
             keys_members(k, p, chan + 2);

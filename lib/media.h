@@ -31,7 +31,8 @@ int media_type_allowed(const struct chat_config *cfg, const char *content_type, 
  * no control characters, no '/' or '\\'. */
 int media_name_ok(const char *name);
 
-/* Records an upload. The file is already at media_path(hash). */
+/* Records an upload (the first upload's description is kept; every
+ * uploader may use the file). The file is already at media_path(hash). */
 int media_register(struct rdb *db, const struct user_id *owner, const struct media_info *m);
 
 /* Fills m for hash (64 hex). CHAT_ERR_NOTFOUND if unknown,
@@ -48,7 +49,7 @@ cJSON *media_att_json(const struct media_info *m);
 /* Notes that a conversation (its history channel) carries hash. */
 int media_attach(struct rdb *db, const char *hash, const char *chan);
 
-/* 0 if me may fetch hash: the uploader, or a party to a conversation
+/* 0 if me may fetch hash: an uploader, or a party to a conversation
  * that carries it (a DM's two users, a room's members). Else
  * CHAT_ERR_FORBIDDEN (or CHAT_ERR_NOTFOUND for an unknown file). */
 int media_allowed(struct rdb *db, const struct user_id *me, const char *hash, struct media_info *m);

@@ -147,11 +147,40 @@ static int message_send_room(struct rdb *db, const struct user_id *from, const s
     return att ? media_attach(db, att->hash, chan) : 0;
 }
 
+/* 0 and *out filled if this cid was sent already (the first result), 1
+ * if not, or an error. */
+static int message_cid_seen(struct rdb *db, const char *cidkey, const struct message_in *in,
+                            struct message_out *out)
+{
+    char display[NAME_MAX_LEN + 1];
+    struct user_id to;
+    redisReply *rep = NULL;
+    long long id = 0, ts = 0;
+    int rc;
+
+    if ((rc = rdb_cmd(db, &rep, "GET %s", cidkey)) < 0)
+        return rc;
+    rc = rep->type == REDIS_REPLY_STRING && sscanf(rep->str, "%lld %lld", &id, &ts) == 2 ? 0 : 1;
+    freeReplyObject(rep);
+    if (rc)
+        return 1;
+    if (in->to && (rc = user_lookup(db, in->to, &to)) == 0)
+        snprintf(out->conv, sizeof(out->conv), "%s", to.name);
+    else if (in->room && (rc = room_lookup(db, in->room, display)) == 0)
+        snprintf(out->conv, sizeof(out->conv), "#%s", display);
+    if (rc < 0)
+        return rc;
+    out->id = id;
+    out->ts = ts;
+    return 0;
+}
+
 int message_send(struct rdb *db, const struct user_id *from, const struct message_in *in,
                  struct message_out *out)
 {
     const struct chat_config *cfg = db->cfg;
-    char cidkey[KEY_MAX], hash[MEDIA_HASH_LEN + 1];
+    char cidkey[KEY_MAX], hash[MEDIA_HASH_LEN + 1], lconv[NAME_MAX_LEN + 1];
+    char cidsub[NAME_MAX_LEN + CID_MAX_LEN + 4];
     struct media_info att;
     int rc;
 
@@ -162,19 +191,29 @@ int message_send(struct rdb *db, const struct user_id *from, const struct messag
         (rc = valid_text(in->text, in->text_len, (size_t)cfg->max_text)) < 0)
         return rc;
     if (in->att_url) {
+        /* Only a file this sender may already fetch: knowing a URL must
+         * not be enough to attach it somewhere and so gain access. */
         if (media_hash_from_url(in->att_url, hash) < 0)
             return CHAT_ERR_INVALID;
-        if ((rc = media_lookup(db, hash, &att)) < 0)
-            return rc == CHAT_ERR_NOTFOUND ? CHAT_ERR_INVALID : rc;
+        if ((rc = media_allowed(db, from, hash, &att)) < 0)
+            return rc == CHAT_ERR_NOTFOUND || rc == CHAT_ERR_FORBIDDEN ? CHAT_ERR_INVALID : rc;
     }
     if (in->cid && !valid_cid(in->cid))
         return CHAT_ERR_INVALID;
+    if (valid_name_lower(lconv, in->to ? in->to : in->room) < 0)
+        return CHAT_ERR_INVALID;
+    /* A cid names one send in one conversation. Without a cid the key is
+     * still named (scripts declare every key) but never read or written:
+     * the ttl argument is 0. */
+    snprintf(cidsub, sizeof(cidsub), "%s%s:%s", in->room ? "#" : "", lconv, in->cid ? in->cid : "-");
+    keys_cid(cidkey, cfg->key_prefix, from->lname, cidsub);
+    /* A retry of a send that went through answers as the first time did,
+     * without counting against the rate limit again. */
+    if (in->cid && (rc = message_cid_seen(db, cidkey, in, out)) != 1)
+        return rc;
     if ((rc = ratelimit_hit(db, "send", from->lname, 1, cfg->send_max, cfg->send_window,
                             &out->retry_after)) < 0)
         return rc;
-    /* Without a cid the key is still named (scripts declare every key)
-     * but never read or written: the ttl argument is 0. */
-    keys_cid(cidkey, cfg->key_prefix, from->lname, in->cid ? in->cid : "-");
     if (in->to)
         return message_send_dm(db, from, in, in->att_url ? &att : NULL, cidkey, out);
     return message_send_room(db, from, in, in->att_url ? &att : NULL, cidkey, out);

@@ -147,7 +147,7 @@ static void online_announce(struct online *o, const char *name, int online)
     snprintf(nw->name, sizeof(nw->name), "%s", name);
     nw->online = online;
     keys_conv(k, o->cfg->key_prefix, l);
-    if (ardb_cmd(o->db, online_on_contacts, nw, "ZRANGE %s 0 999", k) == 0)
+    if (ardb_cmd(o->db, online_on_contacts, nw, "ZREVRANGE %s 0 999", k) == 0)
         nw->refs++;
     keys_user_rooms(k, o->cfg->key_prefix, l);
     if (ardb_cmd(o->db, online_on_rooms, nw, "SMEMBERS %s", k) == 0)

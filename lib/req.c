@@ -93,8 +93,8 @@ int req_parse(struct req *rq)
     size_t len = 0;
     int rc;
 
-    if ((rc = params_parse_form(rq->params, rq->query, strlen(rq->query))) < 0)
-        return rc;
+    /* The body first: a form keeps the first value of a key, so body
+     * values win over the query string, as JSON members do. */
     if ((rc = req_read_body(rq, (size_t)rq->cfg->max_body, &body, &len)) < 0)
         return rc == CHAT_ERR_IO ? CHAT_ERR_INVALID : rc;
     if (len == 0)
@@ -106,6 +106,8 @@ int req_parse(struct req *rq)
     else
         rc = CHAT_ERR_INVALID;
     free(body);
+    if (rc == 0)
+        rc = params_parse_form(rq->params, rq->query, strlen(rq->query));
     return rc;
 }
 

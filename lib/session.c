@@ -1,12 +1,14 @@
 #include "session.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
 #include "err.h"
 #include "keys.h"
+#include "xmalloc.h"
 
 /* Hex of the token's hash: the only form of a token Redis ever sees. */
 static int session_hash(const char *token, char out[65])
@@ -51,6 +53,41 @@ static int session_drain(struct rdb *db, int n)
     return rc;
 }
 
+/* Drops the index entries of sessions that expired. */
+static int session_prune(struct rdb *db, const char *ukey)
+{
+    char skey[KEY_MAX];
+    redisReply *all = NULL;
+    unsigned char *dead = NULL;
+    int rc, n = 0;
+
+    if ((rc = rdb_cmd(db, &all, "SMEMBERS %s", ukey)) < 0)
+        return rc;
+    dead = xcalloc(all->elements + 1, 1);
+    for (size_t i = 0; i < all->elements && rc == 0; i++) {
+        keys_session(skey, db->cfg->key_prefix, all->element[i]->str);
+        if ((rc = rdb_append(db, "EXISTS %s", skey)) == 0)
+            n++;
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *e = NULL;
+        int r = rdb_next(db, &e);
+        if (r < 0 && rc == 0)
+            rc = r;
+        dead[i] = r == 0 && rdb_int(e) == 0;
+        if (e)
+            freeReplyObject(e);
+    }
+    for (size_t i = 0; i < all->elements && rc == 0; i++) {
+        redisReply *x = NULL;
+        if (dead[i] && (rc = rdb_cmd(db, &x, "SREM %s %s", ukey, all->element[i]->str)) == 0)
+            freeReplyObject(x);
+    }
+    free(dead);
+    freeReplyObject(all);
+    return rc;
+}
+
 int session_create(struct rdb *db, const struct user_id *id, char token[SESSION_TOKEN_LEN + 1])
 {
     const struct chat_config *cfg = db->cfg;
@@ -63,15 +100,18 @@ int session_create(struct rdb *db, const struct user_id *id, char token[SESSION_
     session_hash(token, h);
     keys_session(skey, cfg->key_prefix, h);
     keys_user_sessions(ukey, cfg->key_prefix, id->lname);
-    /* One round trip, applied all or nothing. */
+    /* One round trip, applied all or nothing. The index has no TTL of its
+     * own (a session in use outlives any fixed one); expired sessions
+     * are pruned from it here instead. */
+    if ((rc = session_prune(db, ukey)) < 0)
+        return rc;
     if ((rc = rdb_append(db, "MULTI")) < 0 ||
         (rc = rdb_append(db, "HSET %s user %s created %lld", skey, id->name, clock_now_ms())) < 0 ||
         (rc = rdb_append(db, "EXPIRE %s %d", skey, cfg->session_ttl)) < 0 ||
         (rc = rdb_append(db, "SADD %s %s", ukey, h)) < 0 ||
-        (rc = rdb_append(db, "EXPIRE %s %d", ukey, cfg->session_ttl)) < 0 ||
         (rc = rdb_append(db, "EXEC")) < 0)
         return rc;
-    return session_drain(db, 6);
+    return session_drain(db, 5);
 }
 
 int session_lookup(struct rdb *db, const char *token, struct user_id *id)

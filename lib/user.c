@@ -9,6 +9,7 @@
 #include "err.h"
 #include "keys.h"
 #include "log.h"
+#include "session.h"
 
 int user_id_set(struct user_id *id, const char *name)
 {
@@ -130,21 +131,55 @@ int user_lookup(struct rdb *db, const char *name, struct user_id *id)
     return rc;
 }
 
+/* A later account with the same name must not read this one's direct
+ * messages: the clear marks (kept) start every DM pair of the name after
+ * what exists now, as a one-sided delete would. */
+static int user_tombstone(struct rdb *db, const struct user_id *id)
+{
+    const char *p = db->cfg->key_prefix;
+    char k[KEY_MAX], clear[KEY_MAX], chan[CHAN_MAX], lpeer[NAME_MAX_LEN + 1];
+    redisReply *peers = NULL, *rep = NULL;
+    int rc;
+
+    keys_conv(k, p, id->lname);
+    keys_clear(clear, p, id->lname);
+    if ((rc = rdb_cmd(db, &peers, "ZRANGE %s 0 -1", k)) < 0)
+        return rc;
+    for (size_t i = 0; i < peers->elements && rc == 0; i++) {
+        if (valid_name_lower(lpeer, peers->element[i]->str) < 0)
+            continue;
+        keys_chan_dm(chan, id->lname, lpeer);
+        keys_meta(k, p, chan);
+        if ((rc = rdb_cmd(db, &rep, "HGET %s seq", k)) < 0)
+            break;
+        {
+            long long seq = rdb_int(rep);
+            freeReplyObject(rep);
+            if ((rc = rdb_cmd(db, &rep, "HSET %s %s %lld", clear, lpeer, seq)) == 0)
+                freeReplyObject(rep);
+        }
+    }
+    freeReplyObject(peers);
+    return rc;
+}
+
 int user_delete(struct rdb *db, const char *name)
 {
     const char *prefix = db->cfg->key_prefix;
     char k[KEY_MAX], rooms_key[KEY_MAX], sess_key[KEY_MAX], lroom[NAME_MAX_LEN + 1];
+    char inbox[CHAN_MAX], inbox_list[KEY_MAX], inbox_meta[KEY_MAX];
+    char conv[KEY_MAX], unread[KEY_MAX], marks[KEY_MAX];
     struct user_id id;
-    redisReply *rooms = NULL, *sess = NULL, *rep = NULL;
+    redisReply *rooms = NULL, *rep = NULL;
     int rc;
 
     if ((rc = user_lookup(db, name, &id)) < 0)
         return rc;
+    if ((rc = session_delete_all(db, &id)) < 0)
+        return rc;
     keys_user_rooms(rooms_key, prefix, id.lname);
     keys_user_sessions(sess_key, prefix, id.lname);
     if ((rc = rdb_cmd(db, &rooms, "SMEMBERS %s", rooms_key)) < 0)
-        goto out;
-    if ((rc = rdb_cmd(db, &sess, "SMEMBERS %s", sess_key)) < 0)
         goto out;
     for (size_t i = 0; i < rooms->elements; i++) {
         if (valid_name_lower(lroom, rooms->element[i]->str) < 0)
@@ -154,14 +189,17 @@ int user_delete(struct rdb *db, const char *name)
             goto out;
         freeReplyObject(rep);
     }
-    for (size_t i = 0; i < sess->elements; i++) {
-        keys_session(k, prefix, sess->element[i]->str);
-        if ((rc = rdb_cmd(db, &rep, "DEL %s", k)) < 0)
-            goto out;
-        freeReplyObject(rep);
-    }
+    if ((rc = user_tombstone(db, &id)) < 0)
+        goto out;
+    keys_chan_inbox(inbox, id.lname);
+    keys_chan(inbox_list, prefix, inbox);
+    keys_meta(inbox_meta, prefix, inbox);
+    keys_conv(conv, prefix, id.lname);
+    keys_unread(unread, prefix, id.lname);
+    keys_readmark(marks, prefix, id.lname);
     keys_user(k, prefix, id.lname);
-    if ((rc = rdb_cmd(db, &rep, "DEL %s %s %s", k, rooms_key, sess_key)) < 0)
+    if ((rc = rdb_cmd(db, &rep, "DEL %s %s %s %s %s %s %s %s", k, rooms_key, sess_key, inbox_list,
+                      inbox_meta, conv, unread, marks)) < 0)
         goto out;
     freeReplyObject(rep);
     keys_users(k, prefix);
@@ -172,8 +210,6 @@ int user_delete(struct rdb *db, const char *name)
 out:
     if (rooms)
         freeReplyObject(rooms);
-    if (sess)
-        freeReplyObject(sess);
     return rc;
 }
 

@@ -30,8 +30,10 @@ int user_verify(struct rdb *db, const char *name, const char *password, struct u
  * CHAT_ERR_INVALID for a bad name. */
 int user_lookup(struct rdb *db, const char *name, struct user_id *id);
 
-/* Deletes the account, its sessions and room memberships. Messages stay in
- * the histories of others. CHAT_ERR_NOTFOUND if none. */
+/* Deletes the account, its sessions (their sockets close), room
+ * memberships, inbox and conversation state. Messages stay in the
+ * histories of others; a new account of the same name sees none of the
+ * old direct messages. CHAT_ERR_NOTFOUND if none. */
 int user_delete(struct rdb *db, const char *name);
 
 /* Calls fn for each user name (as registered), in no particular order. */

@@ -7,8 +7,11 @@
 -- ARGV: 1 conv field (lower-cased), 2 upto, 3 inbox chan, 4 ts,
 --       5 event members (conv, upto), 6 inbox cap, 7 epoch,
 --       8 the peer's display name ('' for a room), 9 most entries to scan
--- Returns the read event's id.
+-- Returns the read event's id, or -1 if upto is past the conversation's
+-- last id (refused, never clamped).
+local seq = tonumber(redis.call('HGET', KEYS[6], 'seq') or '0')
 local mark = tonumber(ARGV[2])
+if mark > seq then return -1 end
 local prev = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if mark > prev then
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
@@ -16,7 +19,6 @@ else
   mark = prev
 end
 if ARGV[8] ~= '' then
-  local seq = tonumber(redis.call('HGET', KEYS[6], 'seq') or '0')
   local len = redis.call('LLEN', KEYS[5])
   local first = seq - len + 1
   local lo = math.max(mark + 1, first, seq - tonumber(ARGV[9]) + 1)
