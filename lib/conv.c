@@ -44,25 +44,33 @@ static int conv_cmp_newest(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Messages from others after the read mark, counted in the newest
- * CONV_UNREAD_SCAN events of a room. */
-static int conv_room_unread(struct rdb *db, const struct user_id *me, const char *chan,
-                            long long mark, long long *unread)
+/* One read of a room's newest CONV_UNREAD_SCAN events gives both its
+ * unread count (messages from others after the read mark) and its last
+ * event worth showing (presence comes and goes, it is not the last word
+ * of a conversation). *last (caller deletes) may stay NULL. */
+static int conv_room_scan(struct rdb *db, const struct user_id *me, const char *chan,
+                          long long mark, long long *unread, cJSON **last)
 {
     struct chan_range r;
     const cJSON *ev;
     int rc;
 
     *unread = 0;
-    if ((rc = chan_read(db, chan, mark, 0, CONV_UNREAD_SCAN, 1, &r)) < 0)
+    *last = NULL;
+    if ((rc = chan_read(db, chan, 0, 0, CONV_UNREAD_SCAN, 1, &r)) < 0)
         return rc;
     cJSON_ArrayForEach(ev, r.events) {
         const cJSON *from = cJSON_GetObjectItemCaseSensitive(ev, "from");
         const char *type = event_type(ev);
-        if (type && strcmp(type, "msg") == 0 && cJSON_IsString(from) &&
+        if (!type || strcmp(type, "presence") == 0)
+            continue;
+        *last = (cJSON *)ev;
+        if (event_id(ev) > mark && strcmp(type, "msg") == 0 && cJSON_IsString(from) &&
             strcmp(from->valuestring, me->name) != 0)
             (*unread)++;
     }
+    if (*last)
+        *last = cJSON_Duplicate(*last, 1);
     chan_range_free(&r);
     return 0;
 }
@@ -156,10 +164,15 @@ int conv_list(struct rdb *db, const struct user_id *me, cJSON **out)
             continue;
         }
         if (is_room) {
+            cJSON *shown = NULL;
             keys_chan_room(chan, l);
-            if ((rc = conv_room_unread(db, me, chan, conv_hash_int(marks, field), &unread_n)) < 0) {
+            if ((rc = conv_room_scan(db, me, chan, conv_hash_int(marks, field), &unread_n, &shown)) < 0) {
                 cJSON_Delete(ev);
                 goto out;
+            }
+            if (shown) {
+                cJSON_Delete(ev);
+                ev = shown;
             }
         } else {
             unread_n = conv_hash_int(unread, field);

@@ -229,7 +229,8 @@ int message_history(struct rdb *db, const struct user_id *me, const char *conv,
     struct chan_range r;
     redisReply *rep = NULL;
     long long floor_id, lowest;
-    bool is_room;
+    cJSON *messages, *firstev;
+    bool is_room, more = false;
     int rc;
 
     *out = NULL;
@@ -253,23 +254,35 @@ int message_history(struct rdb *db, const struct user_id *me, const char *conv,
     floor_id = rdb_int(rep);
     freeReplyObject(rep);
 
-    if ((rc = chan_read(db, chan, floor_id, before, limit, 1, &r)) < 0)
-        return rc;
-    lowest = r.first > floor_id + 1 ? r.first : floor_id + 1;
+    /* Presence comes and goes; it is live news, not conversation: leave
+     * it out, and read further back until the page is full. */
     *out = cJSON_CreateObject();
-    {
-        cJSON *firstev = cJSON_GetArrayItem(r.events, 0);
-        bool more = firstev && event_id(firstev) > lowest;
-        /* Presence comes and goes; it is live news, not conversation. */
-        for (int i = cJSON_GetArraySize(r.events) - 1; i >= 0; i--) {
-            const char *type = event_type(cJSON_GetArrayItem(r.events, i));
-            if (type && strcmp(type, "presence") == 0)
-                cJSON_DeleteItemFromArray(r.events, i);
+    messages = cJSON_AddArrayToObject(*out, "messages");
+    for (int round = 0; round < MESSAGE_HISTORY_ROUNDS; round++) {
+        if ((rc = chan_read(db, chan, floor_id, before, limit - cJSON_GetArraySize(messages), 1, &r)) < 0) {
+            cJSON_Delete(*out);
+            *out = NULL;
+            return rc;
         }
-        cJSON_AddItemToObject(*out, "messages", r.events);
-        r.events = NULL;
-        cJSON_AddBoolToObject(*out, "more", more);
+        lowest = r.first > floor_id + 1 ? r.first : floor_id + 1;
+        firstev = cJSON_GetArrayItem(r.events, 0);
+        more = firstev && event_id(firstev) > lowest;
+        if (firstev)
+            before = event_id(firstev);
+        /* Older events go in front of what is there already. */
+        for (int i = cJSON_GetArraySize(r.events) - 1; i >= 0; i--) {
+            cJSON *ev = cJSON_DetachItemFromArray(r.events, i);
+            const char *type = event_type(ev);
+            if (type && strcmp(type, "presence") == 0) {
+                cJSON_Delete(ev);
+                continue;
+            }
+            cJSON_InsertItemInArray(messages, 0, ev);
+        }
+        chan_range_free(&r);
+        if (!more || cJSON_GetArraySize(messages) >= limit)
+            break;
     }
-    chan_range_free(&r);
+    cJSON_AddBoolToObject(*out, "more", more);
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #define HISTORY_LIMIT_MAX 200
 #define HISTORY_LIMIT_DEFAULT 50
+#define MESSAGE_HISTORY_ROUNDS 8   /* reads to fill a page past presence events */
 
 struct message_in {
     const char *to;          /* a user name, or NULL */
