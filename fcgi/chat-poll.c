@@ -159,8 +159,13 @@ static void poll_handle(struct park_req *pr, void *arg)
     int stream;
 
     srv->requests++;
-    if (strcmp(path, "/api/poll/metrics") == 0 && strcmp(park_env(pr, PARK_REMOTE_ADDR), "127.0.0.1") == 0)
-        return poll_metrics(srv, pr);
+    if (strcmp(path, "/api/poll/metrics") == 0) {
+        /* Operators only: the loopback, not anyone the front server lets in. */
+        const char *addr = park_env(pr, PARK_REMOTE_ADDR);
+        if (strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0)
+            return poll_metrics(srv, pr);
+        return poll_reply_error(pr, CHAT_ERR_FORBIDDEN, "metrics are served to the loopback only");
+    }
     if (strcmp(path, "/api/poll") == 0)
         stream = 0;
     else if (strcmp(path, "/api/stream") == 0)
@@ -218,6 +223,7 @@ static void poll_on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (sig == SIGHUP) {
         log_open(srv->cfg->log_file);
+        log_info("poll", "event=reopen_log");
         return;
     }
     log_info("poll", "event=stop signal=%d", (int)sig);
@@ -243,6 +249,12 @@ int main(int argc, char **argv)
     if ((rc = fcgisrv_load_config(prog.name, conf, &cfg)) != 0)
         goto out;
     rc = 1;
+    if (cfg.poll_timeout_default > cfg.poll_timeout_max) {
+        fprintf(stderr, "chat-poll: [poll] poll_timeout_default (%d) is above poll_timeout_max (%d)\n",
+                cfg.poll_timeout_default, cfg.poll_timeout_max);
+        rc = 2;
+        goto out;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0 || FCGX_Init() != 0 ||
         (sock = fcgisrv_listen(&cfg, listen_addr)) < 0)

@@ -30,6 +30,7 @@ struct online {
     void *tree;                    /* online_user by lname */
     struct online_user *users;     /* list, for the refresh */
     unsigned long n;
+    int ticks;                     /* seconds since the last refresh */
     struct event *tick;
     char key[KEY_MAX];             /* the presence set */
 };
@@ -51,7 +52,7 @@ static int online_cmp(const void *a, const void *b)
  * whose last connection just closed stays online for the grace period. */
 static int online_refresh_s(const struct chat_config *cfg)
 {
-    return cfg->presence_grace / 2 > 1 ? cfg->presence_grace / 2 : 1;
+    return cfg->presence_grace / 4 > 1 ? cfg->presence_grace / 4 : 1;
 }
 
 static long long online_expiry(const struct online *o)
@@ -227,8 +228,10 @@ static void online_on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!ardb_is_up(o->db))
         return;
-    /* One ZADD for every user with a connection here. */
-    if (o->n > 0) {
+    /* One ZADD for every user with a connection here, once per refresh
+     * interval (the expiry covers one interval plus the grace). */
+    if (o->n > 0 && ++o->ticks >= online_refresh_s(o->cfg)) {
+        o->ticks = 0;
         size_t argc = 2 + 2 * o->n, i = 2;
         const char **argv = xcalloc(argc, sizeof(*argv));
         char score[24];

@@ -72,7 +72,7 @@ int handshake_parse(char *buf, size_t len, struct handshake *hs, const char **wh
 
     memset(hs, 0, sizeof(*hs));
     *why = "malformed request";
-    if (len < 4 || memchr(buf, '\0', len))
+    if (len < 4 || memchr(buf, '\0', len) || memcmp(buf + len - 4, "\r\n\r\n", 4) != 0)
         return 400;
     end[-1] = '\0';   /* the last '\n' */
     for (line = buf; line < end && *line; line = next) {

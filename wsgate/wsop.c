@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "params.h"
 #include "valid.h"
 
 void wsop_parse(uint8_t opcode, const uint8_t *msg, size_t len, struct wsop *op)
@@ -29,9 +30,13 @@ void wsop_parse(uint8_t opcode, const uint8_t *msg, size_t len, struct wsop *op)
     }
     op->kind = WSOP_ERROR;
     op->why = "each message must be a JSON object with an op";
-    op->json = cJSON_ParseWithLength((const char *)msg, len);
+    /* The same parser as HTTP bodies: one object, nothing after it, no
+     * \u0000 that would cut a string short. */
+    op->json = cJSON_CreateObject();
+    if (params_parse_json(op->json, (const char *)msg, len) < 0)
+        return;
     name = cJSON_GetObjectItemCaseSensitive(op->json, "op");
-    if (!cJSON_IsObject(op->json) || !cJSON_IsString(name))
+    if (!cJSON_IsString(name))
         return;
     op->why = "unknown op";
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
