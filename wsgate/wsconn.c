@@ -28,6 +28,11 @@
 
 #define WS_LOW_WATER (64 * 1024)   /* frame more events below this */
 #define WS_CLOSE_GRACE_MS 2000     /* a closing peer gets this long */
+/* Unsent output past max_output is tolerated for this long (a replay or a
+ * burst lands faster than any socket drains); past WS_HARD_FACTOR times
+ * max_output the connection is closed at once. */
+#define WS_SOFT_MS 5000
+#define WS_HARD_FACTOR 4
 
 enum ws_state { WS_HANDSHAKE, WS_AUTH, WS_OPEN, WS_CLOSING };
 
@@ -52,6 +57,10 @@ struct ws_conn {
     int refs;                      /* owner + sender jobs + session reply */
     int online;
     int ping_outstanding;
+    int upgraded;                  /* counted in connections, not handshaking */
+    int raw_closed;                /* a close frame was written by hand: end
+                                      once the output has drained */
+    long long over_since;          /* mono ms output went past max_output */
     int in_callback;               /* inside wslay or a bufferevent callback */
     int doomed;                    /* free at the next safe point */
     long long last_typing;
@@ -96,7 +105,7 @@ static void wsconn_destroy(struct ws_conn *c)
     if (c->online)
         online_remove(gw->online, &c->me);
     c->online = 0;
-    if (c->state == WS_OPEN || c->state == WS_CLOSING)
+    if (c->upgraded)
         gw->st.connections--;
     else
         gw->st.handshaking--;
@@ -211,14 +220,24 @@ static void wsconn_push(struct ws_conn *c, const char *json, size_t len)
 {
     struct ws_msg *m;
 
+    size_t unsent, soft;
+
     if (c->state != WS_OPEN)
         return;
-    if (c->q_bytes + len + evbuffer_get_length(bufferevent_get_output(c->bev)) >
-        (size_t)c->gw->cfg->ws_max_output) {
-        c->gw->st.slow_closes++;
-        log_info("wsgate", "event=slow_consumer user=%s queued=%zu", c->me.name, c->q_bytes);
-        wsconn_close(c, 4008, "slow consumer: resume from your cursor");
-        return;
+    unsent = c->q_bytes + len + evbuffer_get_length(bufferevent_get_output(c->bev));
+    soft = (size_t)c->gw->cfg->ws_max_output;
+    if (unsent <= soft) {
+        c->over_since = 0;
+    } else {
+        long long now = clock_mono_ms();
+        if (!c->over_since)
+            c->over_since = now;
+        if (unsent > soft * WS_HARD_FACTOR || now - c->over_since >= WS_SOFT_MS) {
+            c->gw->st.slow_closes++;
+            log_info("wsgate", "event=slow_consumer user=%s unsent=%zu", c->me.name, unsent);
+            wsconn_close(c, 4008, "slow consumer: resume from your cursor");
+            return;
+        }
     }
     m = xmalloc(sizeof(*m) + len);
     m->next = NULL;
@@ -261,7 +280,7 @@ static void wsconn_pump(struct ws_conn *c)
 {
     struct evbuffer *out;
 
-    if (!c->bev || !c->ctx)
+    if (!c->bev || !c->ctx || c->raw_closed)
         return;
     out = bufferevent_get_output(c->bev);
     while (c->q && evbuffer_get_length(out) < WS_LOW_WATER && c->state == WS_OPEN) {
@@ -474,8 +493,18 @@ static void wsconn_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_
     wsop_free(&op);
 }
 
+/* A close frame whose body is one byte holds half a status code (RFC
+ * 6455 5.5.1); wslay would read it as "no code" and answer politely. */
+static void wsconn_on_frame_start(wslay_event_context_ptr ctx,
+                                  const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+    (void)ctx;
+    if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1)
+        wsconn_close(user, 1002, "close code must be two bytes");
+}
+
 static const struct wslay_event_callbacks wsconn_wslay_callbacks = {
-    wsconn_recv_cb, wsconn_send_cb, NULL, NULL, NULL, NULL, wsconn_on_msg,
+    wsconn_recv_cb, wsconn_send_cb, NULL, wsconn_on_frame_start, NULL, NULL, wsconn_on_msg,
 };
 
 /* ------------------------------------------------------------ hub side */
@@ -577,6 +606,7 @@ static void wsconn_on_session(struct ardb *a, redisReply *reply, void *arg)
                             "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
         wslay_event_config_set_max_recv_msg_length(c->ctx, (uint64_t)gw->cfg->ws_max_message);
         c->state = WS_OPEN;
+        c->upgraded = 1;
         gw->st.handshaking--;
         gw->st.connections++;
         gw->st.upgrades++;
@@ -673,6 +703,24 @@ static void wsconn_on_head(struct ws_conn *c, size_t head_len)
 
 /* ------------------------------------------------------------ events */
 
+/* wslay gives up on a frame it cannot parse (a fragmented or oversized
+ * control frame, a non-minimal length) without sending anything: answer
+ * with close 1002 ourselves, then end once it is out. */
+static void wsconn_protocol_error(struct ws_conn *c)
+{
+    static const unsigned char close_1002[] = { 0x88, 0x02, 0x03, 0xea };
+    struct timeval tv = { WS_CLOSE_GRACE_MS / 1000, (WS_CLOSE_GRACE_MS % 1000) * 1000 };
+
+    wsconn_drop_queue(c);
+    evbuffer_add(bufferevent_get_output(c->bev), close_1002, sizeof(close_1002));
+    c->raw_closed = 1;
+    c->state = WS_CLOSING;
+    bufferevent_disable(c->bev, EV_READ);
+    if (c->timer)
+        evtimer_add(c->timer, &tv);
+    log_debug("wsgate", "event=close code=1002 user=%s reason=bad_frame", c->me.name);
+}
+
 static void wsconn_on_read(struct bufferevent *bev, void *arg)
 {
     struct ws_conn *c = arg;
@@ -687,9 +735,9 @@ static void wsconn_on_read(struct bufferevent *bev, void *arg)
             wsconn_on_head(c, head);
         else if (n >= (size_t)c->gw->cfg->ws_max_header)
             wsconn_refuse(c, 413, WS_REFUSED_TOO_LARGE, "request head too large");
-    } else if (c->ctx && (c->state == WS_OPEN || c->state == WS_CLOSING)) {
+    } else if (c->ctx && (c->state == WS_OPEN || c->state == WS_CLOSING) && !c->raw_closed) {
         if (wslay_event_recv(c->ctx) != 0)
-            c->doomed = 1;
+            wsconn_protocol_error(c);
         else
             wsconn_pump(c);
     } else {
@@ -705,8 +753,9 @@ static void wsconn_on_write(struct bufferevent *bev, void *arg)
     struct ws_conn *c = arg;
 
     c->in_callback = 1;
-    if (c->state == WS_CLOSING && !c->ctx && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        c->doomed = 1;   /* a refusal has been written */
+    if (c->state == WS_CLOSING && (!c->ctx || c->raw_closed) &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        c->doomed = 1;   /* a refusal or a hand-made close has been written */
     else if (c->ctx)
         wsconn_pump(c);
     c->in_callback = 0;
