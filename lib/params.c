@@ -152,13 +152,27 @@ static bool params_utf8_tree(const cJSON *item)
     return true;
 }
 
+/* JSON allows only space, tab, CR and LF as raw bytes below 0x20 (control
+ * characters inside strings must be escaped); cJSON would skip any of them
+ * as whitespace. */
+static int params_has_raw_control(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if (c < 0x20 && c != ' ' && c != '\t' && c != '\r' && c != '\n')
+            return 1;
+    }
+    return 0;
+}
+
 int params_parse_json(cJSON *obj, const char *data, size_t len)
 {
     const char *end = NULL;
     cJSON *root = NULL;
     int rc = CHAT_ERR_INVALID;
 
-    if (!obj || !data || len == 0 || params_has_nul_escape(data, len))
+    if (!obj || !data || len == 0 || params_has_nul_escape(data, len) ||
+        params_has_raw_control(data, len))
         goto out;
     root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
     if (!cJSON_IsObject(root) || !end)

@@ -175,6 +175,9 @@ static void test_params_json_invalid(void **state)
         "{\"a\":[\"ok\",\"\xed\xa0\x80\"]}", /* ... nested */
         "{\"a\":\"x\\u0000y\"}",        /* would be cut at the NUL */
         "{\"a\":\"\\ud800\"}",          /* lone surrogate escape */
+        "\x01{\"a\":1}",                 /* control bytes are not whitespace */
+        "{\x1f\"a\"\x01:\x02\"b\"}",
+        "{\"a\":\"x\ty\x07\"}",          /* raw control character in a string */
     };
     size_t i;
 
