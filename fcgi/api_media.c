@@ -97,6 +97,13 @@ void api_upload(struct req *rq, struct rdb *db)
                                        : rc == CHAT_ERR_INVALID ? "the file is empty" : NULL);
     if ((rc = media_register(db, &rq->me, &m)) < 0)
         return req_reply_error(rq, rc, NULL);
+    /* The same content uploaded before keeps its first description. */
+    {
+        char hash[MEDIA_HASH_LEN + 1];
+        memcpy(hash, m.hash, sizeof(hash));
+        if ((rc = media_lookup(db, hash, &m)) < 0)
+            return req_reply_error(rq, rc, NULL);
+    }
     log_info("media", "event=upload user=%s hash=%s size=%lld mime=%s", rq->me.name, m.hash, m.size, m.mime);
     body = media_att_json(&m);
     req_reply_json(rq, 201, body, "");

@@ -158,11 +158,6 @@ int conv_list(struct rdb *db, const struct user_id *me, cJSON **out)
             continue;
         valid_name_lower(l, name);
         snprintf(field, sizeof(field), "%s%s", is_room ? "#" : "", l);
-        /* Deleted by this user and nothing newer since. */
-        if (event_id(ev) <= conv_hash_int(clear, field)) {
-            cJSON_Delete(ev);
-            continue;
-        }
         if (is_room) {
             cJSON *shown = NULL;
             keys_chan_room(chan, l);
@@ -176,6 +171,12 @@ int conv_list(struct rdb *db, const struct user_id *me, cJSON **out)
             }
         } else {
             unread_n = conv_hash_int(unread, field);
+        }
+        /* Deleted by this user and nothing newer since (presence does not
+         * bring a conversation back: the room's shown event is checked). */
+        if (event_id(ev) <= conv_hash_int(clear, field)) {
+            cJSON_Delete(ev);
+            continue;
         }
         entry = cJSON_CreateObject();
         if (is_room) {

@@ -532,6 +532,11 @@ static void hub_on_chan_read(struct ardb *a, redisReply *reply, void *arg)
     }
     if (!hc->epoch[0])
         snprintf(hc->epoch, sizeof(hc->epoch), "%s", r.epoch);
+    /* A watcher that started before the channel existed learns its epoch
+     * here, so a later recreation is noticed. */
+    for (int j = 0; j < hc->n; j++)
+        if (!hc->w[j]->epoch[0] && hc->w[j]->started)
+            snprintf(hc->w[j]->epoch, sizeof(hc->w[j]->epoch), "%s", r.epoch);
     for (size_t i = 0; i < r.entries->elements; i++) {
         const redisReply *e = r.entries->element[i];
         long long id = hub_entry_id(e);

@@ -35,7 +35,7 @@ int media_name_ok(const char *name);
  * uploader may use the file). The file is already at media_path(hash). */
 int media_register(struct rdb *db, const struct user_id *owner, const struct media_info *m);
 
-/* Fills m for hash (64 hex). CHAT_ERR_NOTFOUND if unknown,
+/* Fills m for hash (64 hex; must not point into m). CHAT_ERR_NOTFOUND if unknown,
  * CHAT_ERR_INVALID for a malformed hash. */
 int media_lookup(struct rdb *db, const char *hash, struct media_info *m);
 

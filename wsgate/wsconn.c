@@ -144,7 +144,8 @@ static void wsconn_kill(struct ws_conn *c)
 static void wsconn_refuse(struct ws_conn *c, int status, enum ws_refusal why, const char *msg)
 {
     int err = status == 401 ? CHAT_ERR_UNAUTH : status == 403 ? CHAT_ERR_FORBIDDEN
-            : status == 503 ? CHAT_ERR_UNAVAILABLE : status == 413 ? CHAT_ERR_TOOBIG : CHAT_ERR_INVALID;
+            : status == 404 ? CHAT_ERR_NOTFOUND : status == 503 ? CHAT_ERR_UNAVAILABLE
+            : status == 413 ? CHAT_ERR_TOOBIG : CHAT_ERR_INVALID;
     char *body = req_error_body(err, msg);
 
     c->gw->st.refused[why]++;
@@ -321,11 +322,16 @@ static void wsconn_on_sent(struct sender_job *job, void *arg)
             cJSON_AddNumberToObject(o, "ts", (double)job->out.ts);
             wsconn_push_json(c, o);
         } else {
+            char why[96];
+            if (job->rc == CHAT_ERR_RATE)
+                snprintf(why, sizeof(why), "sending too fast; retry in %d s", job->out.retry_after);
             wsconn_error(c, job->cid, job->rc,
                          job->rc == CHAT_ERR_NOTFOUND ? "no such user or room"
                          : job->rc == CHAT_ERR_FORBIDDEN ? "join the room before sending to it"
                          : job->rc == CHAT_ERR_TOOBIG ? "text is longer than allowed"
-                         : job->rc == CHAT_ERR_RATE ? "sending too fast" : NULL);
+                         : job->rc == CHAT_ERR_RATE ? why
+                         : job->rc == CHAT_ERR_INVALID ? "invalid message: text, recipient or attachment"
+                         : NULL);
         }
         wsconn_pump(c);
     }
@@ -350,8 +356,16 @@ static void wsconn_op_send(struct ws_conn *c, const cJSON *op)
     job->text = wsconn_dup_str(op, "text");
     job->cid = wsconn_dup_str(op, "cid");
     {
+        /* {"url":…} from an upload's reply, or just the url; anything else
+         * is refused, as over HTTP. */
         const cJSON *att = cJSON_GetObjectItemCaseSensitive(op, "att");
-        job->att = wsconn_dup_str(cJSON_IsObject(att) ? att : op, cJSON_IsObject(att) ? "url" : "att");
+        const cJSON *url = cJSON_IsObject(att) ? cJSON_GetObjectItemCaseSensitive(att, "url") : att;
+        if (att && !cJSON_IsString(url)) {
+            wsconn_error(c, job->cid, CHAT_ERR_INVALID, "att must be an upload's url");
+            sender_job_free(job);
+            return;
+        }
+        job->att = url ? xstrdup(url->valuestring) : NULL;
     }
     if (job->room && job->room[0] == '#')
         memmove(job->room, job->room + 1, strlen(job->room));
@@ -395,13 +409,21 @@ static void wsconn_on_members(struct ardb *a, redisReply *reply, void *arg)
     cJSON *to = cJSON_GetObjectItemCaseSensitive(t->msg, "to");
     char l[NAME_MAX_LEN + 1];
 
+    int member = 0;
+
     (void)a;
     if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < reply->elements; i++)
-            if (reply->element[i]->type == REDIS_REPLY_STRING &&
-                valid_name_lower(l, reply->element[i]->str) == 0 && strcmp(l, t->self) != 0)
+        for (size_t i = 0; i < reply->elements; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_STRING ||
+                valid_name_lower(l, reply->element[i]->str) < 0)
+                continue;
+            if (strcmp(l, t->self) == 0)
+                member = 1;
+            else
                 cJSON_AddItemToArray(to, cJSON_CreateString(l));
-        if (cJSON_GetArraySize(to) > 0)
+        }
+        /* Only a member's typing reaches a room. */
+        if (member && cJSON_GetArraySize(to) > 0)
             wsconn_typing_publish(t->gw, t->msg);
     }
     cJSON_Delete(t->msg);
@@ -772,7 +794,8 @@ static void wsconn_on_event(struct bufferevent *bev, short what, void *arg)
         wsconn_destroy(c);
 }
 
-/* A session can also end by expiring: checked at every ping. */
+/* A session can also end by expiring: checked at every ping, which also
+ * keeps it alive while the socket is in use (as any request does). */
 static void wsconn_on_session_alive(struct ardb *a, redisReply *reply, void *arg)
 {
     struct ws_conn *c = arg;
@@ -811,7 +834,8 @@ static void wsconn_on_timer(evutil_socket_t fd, short what, void *arg)
         wslay_event_queue_msg(c->ctx, &m);
     }
     c->ping_outstanding = 1;
-    if (ardb_cmd(hub_ardb(c->gw->hub), wsconn_on_session_alive, c, "EXISTS %s", c->skey) == 0)
+    if (ardb_cmd(hub_ardb(c->gw->hub), wsconn_on_session_alive, c, "EXPIRE %s %d", c->skey,
+                 c->gw->cfg->session_ttl) == 0)
         c->refs++;
     c->in_callback = 1;
     wsconn_pump(c);
