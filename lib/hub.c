@@ -439,6 +439,11 @@ static void hub_on_watch_read(struct ardb *a, redisReply *reply, void *arg)
         if (w->pos < r.seq)
             w->again = 1;   /* a full batch: more to read */
     }
+    /* The hub dispatched past this read while it was in flight (it skips
+     * watchers that are reading): read again, or those events would wait
+     * for the next one. */
+    if (hc->head > w->pos && !w->again)
+        w->again = 1;
     /* The hub has not dispatched past what this read saw: let it know
      * where the channel stands so its next read starts there. */
     if (hc->head < 0) {
@@ -478,6 +483,16 @@ static void hub_watch_read(struct hub_watch *w)
      * after this read then raises a notification. */
     if (w->hc->sub_state != HC_SUBSCRIBED)
         return;
+    /* A cursor at exactly the head the hub knows, in the same epoch, has
+     * nothing to read: anything newer comes with a notification. This is
+     * the common case of a long-poll coming back for more. */
+    if (!w->started && w->pos >= 0 && w->pos == w->hc->head && w->epoch[0] &&
+        strcmp(w->epoch, w->hc->epoch) == 0) {
+        w->started = 1;
+        h->st.reads_saved++;
+        hub_sub_started_one(s);
+        return;
+    }
     keys_chan(list, h->cfg->key_prefix, w->hc->chan);
     keys_meta(meta, h->cfg->key_prefix, w->hc->chan);
     rdb_args_init(&a);
@@ -577,12 +592,20 @@ static void hub_chan_dispatch(struct hub_chan *hc)
     char list[KEY_MAX], meta[KEY_MAX];
     struct rdb_args a;
 
+    if (hc->n == 0) {
+        /* Nobody reads it now: forget the head, so the next watcher reads
+         * for itself instead of trusting a head that fell behind (a read
+         * in flight comes back here when it is done). */
+        if (hc->reading)
+            hc->again = 1;
+        else
+            hc->head = -1;
+        return;
+    }
     if (hc->reading || hc->head < 0) {
         hc->again = 1;
         return;
     }
-    if (hc->n == 0)
-        return;
     keys_chan(list, h->cfg->key_prefix, hc->chan);
     keys_meta(meta, h->cfg->key_prefix, hc->chan);
     rdb_args_init(&a);
