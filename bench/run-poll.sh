@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# bench/run-poll.sh — the chat-poll benchmark of issue 3 (doc/benchmarks.md).
+#
+#   bench/run-poll.sh [park] [room] [sse]     (default: all three, in order)
+#
+# Starts a private stack (redis + lighttpd + the FastCGI programs) in a
+# temp dir with bench settings, registers users, joins them to one room,
+# logs each in several times (one token per client), then per scenario:
+#   park  PARK_N long-polls parked at once; memory per parked poll
+#   room  ROOM_N long-polling members of the room, RATE msg/s for SECS s
+#   sse   SSE_N streams, the same room load
+# and writes everything to $OUT (default bench/results/<time>): per
+# scenario the raw JSON lines, the merged report, chat-poll's metrics.
+# Every process it starts is bounded in time and stopped at the end.
+#
+# Environment (defaults): SB_BUILD (/tmp/sbbuild, must be built),
+# SB_PORT (a free port), PARK_N (8000), ROOM_N (5000), SSE_N (8000),
+# RATE (10), SECS (30), DRAIN (5 s after the last send), USERS (400),
+# PROCS (2 load-tool processes for the clients), OUT, BENCH_TIMEOUT (2400 s),
+# KEEP_VAR=1 (keep the temp dir: logs, redis data).
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+ROOT="$(dirname "$BENCH")"
+SB_BUILD="${SB_BUILD:-/tmp/sbbuild}"
+PARK_N="${PARK_N:-8000}"
+ROOM_N="${ROOM_N:-5000}"
+SSE_N="${SSE_N:-8000}"
+RATE="${RATE:-10}"
+SECS="${SECS:-30}"
+DRAIN="${DRAIN:-5}"
+USERS="${USERS:-400}"
+PROCS="${PROCS:-2}"
+BENCH_TIMEOUT="${BENCH_TIMEOUT:-2400}"
+OUT="${OUT:-$BENCH/results/$(date +%Y%m%d-%H%M%S)}"
+ROOM=benchroom
+PASSWORD=bench-password-1
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(park room sse)
+
+say() { printf 'run-poll: %s\n' "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# ------------------------------------------------------------ setup
+make -s -C "$BENCH" >/dev/null
+LOADPOLL="$BENCH/loadpoll"
+[ -x "$SB_BUILD/fcgi/chat-poll" ] || die "$SB_BUILD/fcgi/chat-poll missing: build first (make -C $SB_BUILD)"
+mkdir -p "$OUT"
+VAR="$(mktemp -d /tmp/sb-bench.XXXXXX)"
+export SB_BUILD SB_VAR="$VAR" SB_NO_INSTALL=1 SB_NO_BUILD=1
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ -z "${SB_PORT:-}" ]; then
+    for _ in $(seq 50); do
+        SB_PORT=$((20000 + RANDOM % 20000))
+        port_free "$SB_PORT" && break
+    done
+fi
+export SB_PORT
+URL="http://127.0.0.1:$SB_PORT"
+
+LOAD_PIDS=()
+WATCHDOG=
+cleanup() {
+    local rc=$? p
+    trap - EXIT INT TERM
+    for p in "${LOAD_PIDS[@]+"${LOAD_PIDS[@]}"}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${LOAD_PIDS[@]+"${LOAD_PIDS[@]}"}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    (cd "$ROOT" && ./stack down) >&2 || true
+    [ -z "$WATCHDOG" ] || kill "$WATCHDOG" 2>/dev/null || true
+    cp -f "$VAR/lighttpd.log" "$OUT/lighttpd.log" 2>/dev/null || true
+    if [ "${KEEP_VAR:-0}" != 1 ]; then rm -rf "$VAR"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# The whole run is bounded: the watchdog ends it (and cleanup runs).
+bash -c 'sleep "$1" & s=$!; trap "kill $s; exit 0" TERM; wait $s
+    echo "run-poll: BENCH_TIMEOUT ($1 s) reached: stopping" >&2; kill -TERM "$2"' _ "$BENCH_TIMEOUT" $$ </dev/null >/dev/null &
+WATCHDOG=$!
+
+cat >"$VAR/bench.ini" <<EOF
+[send]
+send_max = 1000000
+[auth]
+pw_opslimit = 1
+pw_memlimit_kib = 8192
+login_max_addr = 100000
+login_max_user = 100000
+[poll]
+presence_grace = 2
+EOF
+export SB_CONF_EXTRA="$VAR/bench.ini"
+(cd "$ROOT" && ./stack up) >&2
+
+# lighttpd with room for 8,000+ proxied requests: each holds two
+# descriptors (client + backend); the hard limit here is 20,000.
+HARD="$(ulimit -Hn)"
+[ "$HARD" = unlimited ] && HARD=20000
+MAXFDS=$((HARD < 20000 ? HARD : 20000))
+MAXCONNS=$(((MAXFDS - 200) / 2))
+(cd "$ROOT" && ./stack down lighttpd) >&2
+sed -e "s/^server\.max-fds .*/server.max-fds              = $MAXFDS/" \
+    -e "s/^server\.max-connections .*/server.max-connections      = $MAXCONNS/" \
+    "$VAR/lighttpd.conf" >"$VAR/lighttpd-bench.conf"
+grep -E '^server\.(max-fds|max-connections|stream-response-body)' "$VAR/lighttpd-bench.conf" >"$OUT/lighttpd-settings.txt"
+cp "$VAR/lighttpd-bench.conf" "$VAR/switchboard.conf" "$OUT/"
+
+wait_for() { # SECONDS CMD...: 0 once CMD succeeds, 1 at the deadline
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+lighttpd_pid() { cat "$VAR/lighttpd.pid" 2>/dev/null; }
+# (pids of the FastCGI programs: children of lighttpd, by command name)
+kid_of_lighttpd() {
+    local want="$1" lp f st rest ppid
+    lp="$(lighttpd_pid)"
+    for f in /proc/[0-9]*/stat; do
+        read -r st 2>/dev/null <"$f" || continue
+        rest="${st##*) }"
+        read -r _ ppid _ <<<"$rest"
+        [ "$ppid" = "$lp" ] || continue
+        if [ "$(cat "${f%/stat}/comm" 2>/dev/null)" = "$want" ]; then
+            f="${f#/proc/}"
+            printf '%s' "${f%/stat}"
+            return 0
+        fi
+    done
+    return 1
+}
+http_up() { curl -s -m 2 -o /dev/null "$URL/api/poll/metrics"; }
+start_lighttpd() {
+    setsid lighttpd -D -f "$VAR/lighttpd-bench.conf" </dev/null >>"$VAR/lighttpd.log" 2>&1 &
+    wait_for 20 http_up || die "lighttpd (bench config) did not come up; see $VAR/lighttpd.log"
+    wait_for 10 kid_of_lighttpd chat-poll >/dev/null || die "no chat-poll under lighttpd"
+}
+start_lighttpd
+
+metrics() { curl -s -m 5 "$URL/api/poll/metrics"; }
+metric() { metrics | sed -n "s/^$1 //p"; }
+redis() { redis-cli -s "$VAR/redis.sock" "$@"; }
+
+# ------------------------------------------------------------ users
+# curl --parallel over a config of many transfers; bodies are concatenated
+# JSON objects on stdout.
+# Each transfer of CONFIG starts with a "silent" line; "next" goes between.
+many() { # CONFIG
+    sed '1!s/^silent$/next\nsilent/' "$1" >"$1.k"
+    curl --parallel --parallel-max 8 -K "$1.k" 2>>"$VAR/curl.err" || true   # failures: counted by the caller
+}
+say "registering $USERS users and logging each in; room $ROOM"
+curl -s -m 10 -o /dev/null -X POST "$URL/api/auth/register" -d "user=benchpub&password=$PASSWORD"
+PUB_TOKEN="$(curl -s -m 10 -X POST "$URL/api/auth/login" -d "user=benchpub&password=$PASSWORD" | jq -r .token)"
+[ -n "$PUB_TOKEN" ] && [ "$PUB_TOKEN" != null ] || die "publisher login failed"
+curl -s -m 10 -o /dev/null -H "Authorization: Bearer $PUB_TOKEN" -X POST "$URL/api/rooms" -d "room=$ROOM"
+NTOK=$PARK_N
+[ "$ROOM_N" -gt "$NTOK" ] && NTOK=$ROOM_N
+[ "$SSE_N" -gt "$NTOK" ] && NTOK=$SSE_N
+LOGINS=$(((NTOK + USERS - 1) / USERS))
+{
+    for u in $(seq 0 $((USERS - 1))); do
+        printf 'silent\nurl = "%s/api/auth/register"\ndata = "user=bench%d&password=%s"\nmax-time = 60\n' "$URL" "$u" "$PASSWORD"
+    done
+} >"$VAR/register.cfg"
+many "$VAR/register.cfg" >"$VAR/register.out"
+{
+    for r in $(seq 1 "$LOGINS"); do
+        for u in $(seq 0 $((USERS - 1))); do
+            printf 'silent\nurl = "%s/api/auth/login"\ndata = "user=bench%d&password=%s"\nmax-time = 120\n' "$URL" "$u" "$PASSWORD"
+        done
+    done
+} >"$VAR/login.cfg"
+t0=$SECONDS
+many "$VAR/login.cfg" | jq -r 'select(.token) | "\(.user) \(.token)"' >"$VAR/logins"
+cut -d' ' -f2 "$VAR/logins" >"$VAR/tokens"
+NGOT=$(wc -l <"$VAR/tokens")
+say "$NGOT tokens in $((SECONDS - t0)) s"
+[ "$NGOT" -ge "$NTOK" ] || die "only $NGOT of $((LOGINS * USERS)) logins worked"
+# One token of each user joins the room (membership is per user).
+# One token of each user joins the room (membership is per user).
+awk '!seen[$1]++ { print $2 }' "$VAR/logins" | while read -r tok; do
+    printf 'silent\nurl = "%s/api/rooms/join"\ndata = "room=%s"\nheader = "Authorization: Bearer %s"\nmax-time = 30\n' "$URL" "$ROOM" "$tok"
+done >"$VAR/join.cfg"
+many "$VAR/join.cfg" >/dev/null
+MEMBERS="$(redis SCARD "sb:members:$ROOM" 2>/dev/null || true)"
+say "room $ROOM: $MEMBERS members (users $USERS + publisher)"
+
+# ------------------------------------------------------------ scenarios
+stat() { # LABEL [extra NAME=PID...]
+    "$LOADPOLL" stat -l "$1" lighttpd="$(lighttpd_pid)" chat-poll="$(kid_of_lighttpd chat-poll)" \
+        chat-api="$(kid_of_lighttpd chat-api)" redis="$(cat "$VAR/redis.pid")" "${@:2}"
+}
+
+no_parked() { [ "$(metric chatpoll_requests_parked)" = 0 ]; }
+presence_empty() { [ "$(redis ZCARD sb:presence)" = 0 ]; }
+restart_lighttpd() {
+    (cd "$ROOT" && ./stack down lighttpd) >&2
+    start_lighttpd
+    # Users of the last scenario go offline (grace 2 s): let those
+    # presence events pass before the next one connects.
+    wait_for 30 presence_empty || say "presence set not empty after 30 s"
+}
+
+# scenario NAME MODE N PUBLISH(0|1)
+scenario() {
+    local name="$1" mode="$2" n="$3" publish="$4" dir="$OUT/$1" p per off lo hi parked pub
+    local loads=() extra=() budget
+    mkdir -p "$dir"
+    say "=== $name: $n $mode clients$([ "$publish" = 1 ] && echo ", $RATE msg/s for $SECS s" || true)"
+    restart_lighttpd
+    rm -f "$dir"/ready.* "$dir"/load.*.json
+    stat before >"$dir/stats.jsonl"
+    per=$(((n + PROCS - 1) / PROCS))
+    budget=$((180 + SECS + DRAIN + 60))
+    for p in $(seq 0 $((PROCS - 1))); do
+        off=$((p * per))
+        [ "$off" -lt "$n" ] || break
+        local cnt=$((n - off < per ? n - off : per))
+        lo=$((10 + p * 10))
+        hi=$((lo + 9))
+        "$LOADPOLL" run -a "127.0.0.1:$SB_PORT" -m "$mode" -n "$cnt" -k "$VAR/tokens" -O "$off" \
+            -b "127.0.0.$lo-127.0.0.$hi" -w "$dir/ready.$p" -W 180 -g "$name" -t "$budget" \
+            >"$dir/load.$p.json" 2>"$dir/load.$p.err" &
+        LOAD_PIDS+=($!)
+        loads+=($!)
+    done
+    wait_for 200 bash -c "for p in \$(seq 0 $((${#loads[@]} - 1))); do [ -f '$dir/ready.'\$p ] || exit 1; done" ||
+        say "load tools not ready after 200 s"
+    cat "$dir"/ready.* >&2
+    parked="$(metric chatpoll_requests_parked)"
+    say "chat-poll: $parked requests parked"
+    for p in "${loads[@]}"; do extra+=(loadpoll="$p"); done
+    stat parked "${extra[@]}" >>"$dir/stats.jsonl"
+    metrics >"$dir/metrics.parked.txt"
+    if [ "$publish" = 1 ]; then
+        redis INFO commandstats >"$dir/redis-commandstats.start.txt"
+        stat start "${extra[@]}" >>"$dir/stats.jsonl"
+        "$LOADPOLL" run -a "127.0.0.1:$SB_PORT" -r "$RATE" -d "$SECS" -R "$ROOM" -P "$PUB_TOKEN" -g "$name" \
+            -t $((SECS + 30)) >"$dir/pub.json" 2>"$dir/pub.err" &
+        pub=$!
+        LOAD_PIDS+=("$pub")
+        # A CPU timeline (one snapshot a second) shows who saturated.
+        while kill -0 "$pub" 2>/dev/null; do
+            stat tick "${extra[@]}" >>"$dir/stats.jsonl"
+            sleep 1
+        done
+        wait "$pub" || true
+        sleep "$DRAIN"
+        stat end "${extra[@]}" >>"$dir/stats.jsonl"
+        redis INFO commandstats >"$dir/redis-commandstats.end.txt"
+    else
+        # Hold them a little, then look again: still parked?
+        sleep 5
+        metrics >"$dir/metrics.held.txt"
+        say "after 5 s: $(sed -n 's/^chatpoll_requests_parked //p' "$dir/metrics.held.txt") parked"
+    fi
+    metrics >"$dir/metrics.end.txt"
+    for p in "${loads[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${loads[@]}"; do wait "$p" || true; done
+    LOAD_PIDS=()
+    # The clients are gone: chat-poll should free every parked request.
+    local t0=$SECONDS
+    if wait_for 30 no_parked; then
+        say "clients closed: chat-poll freed every parked request within $((SECONDS - t0)) s"
+    else
+        say "clients closed: still $(metric chatpoll_requests_parked) parked after 30 s"
+    fi
+    metrics >"$dir/metrics.closed.txt"
+    cat "$dir/stats.jsonl" "$dir"/load.*.json "$dir"/pub.json >"$dir/all.jsonl" 2>/dev/null || true
+    "$LOADPOLL" report -p "${parked:-$n}" "$dir/all.jsonl" | tee "$dir/report.txt"
+    grep -E '\(error\)|WARN|ERROR' "$VAR/lighttpd.log" | tail -n 20 >"$dir/lighttpd-errors.txt" || true
+}
+
+for s in "${SCENARIOS[@]}"; do
+    case "$s" in
+    park) scenario park poll "$PARK_N" 0 ;;
+    room) scenario room poll "$ROOM_N" 1 ;;
+    sse) scenario sse sse "$SSE_N" 1 ;;
+    *) die "unknown scenario $s (park, room, sse)" ;;
+    esac
+done
+say "results in $OUT"
