@@ -9,21 +9,23 @@
 
 static void longpoll_answer(struct poll_req *p)
 {
+    struct evbuffer *b;
     char *cursor;
 
     if (!p->pr)
         return;
+    /* The whole answer in one FastCGI record. */
+    b = evbuffer_new();
     if (!p->head_sent)
-        park_printf(p->pr, "Status: 200 OK\r\nContent-Type: application/json\r\n"
-                           "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n");
+        evbuffer_add_printf(b, "Status: 200 OK\r\nContent-Type: application/json\r\n"
+                               "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n");
     p->head_sent = 1;
     cursor = hub_sub_cursor(p->sub);
-    park_write(p->pr, "{\"events\":[", 11);
-    {
-        size_t n = evbuffer_get_length(p->events);
-        park_write(p->pr, (const char *)evbuffer_pullup(p->events, (ssize_t)n), n);
-    }
-    park_printf(p->pr, "],\"cursor\":\"%s\"}", cursor);
+    evbuffer_add(b, "{\"events\":[", 11);
+    evbuffer_add_buffer(b, p->events);
+    evbuffer_add_printf(b, "],\"cursor\":\"%s\"}", cursor);
+    park_write(p->pr, (const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b));
+    evbuffer_free(b);
     free(cursor);
     poll_finish(p);
 }

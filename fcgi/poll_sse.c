@@ -9,14 +9,21 @@
 static void sse_event(struct hub_sub *s, const char *json, size_t len, void *arg)
 {
     struct poll_req *p = arg;
+    struct evbuffer *b;
     char *cursor;
 
     if (p->dead || !p->pr)
         return;
+    /* One FastCGI record per event: lighttpd's work per stream and event
+     * is per record, not per byte. */
     cursor = hub_sub_cursor(s);
-    if (park_printf(p->pr, "id: %s\ndata: ", cursor) < 0 || park_write(p->pr, json, len) < 0 ||
-        park_write(p->pr, "\n\n", 2) < 0)
+    b = evbuffer_new();
+    evbuffer_add_printf(b, "id: %s\ndata: ", cursor);
+    evbuffer_add(b, json, len);
+    evbuffer_add(b, "\n\n", 2);
+    if (park_write(p->pr, (const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b)) < 0)
         p->dead = 1;   /* ended at the flush: not from inside the hub */
+    evbuffer_free(b);
     free(cursor);
 }
 
