@@ -15,6 +15,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { startStack } = require('./lib/stack');
+const { pollMetrics, waitPollMetrics } = require('./lib/metrics');
 const {
   newUser, request, uniqueName, assertError, assertOk, waitFor,
 } = require('./lib/http');
@@ -59,23 +60,12 @@ async function cursorNow(c) {
   return (await pollOk(c, { timeout: 0 }, `cursor of ${c.user}`)).cursor;
 }
 
-async function metrics() {
-  const res = await request(s.url, 'GET', '/api/poll/metrics');
-  assert.equal(res.status, 200, `metrics: ${res.status} ${res.text}`);
-  const m = {};
-  for (const line of res.text.split('\n')) {
-    const mm = /^(chatpoll_\w+) (-?\d+(?:\.\d+)?)$/.exec(line.trim());
-    if (mm) m[mm[1]] = Number(mm[2]);
-  }
-  return m;
+function metrics() {
+  return pollMetrics(s);
 }
 
-// Waits until pred(metrics) holds; returns those metrics.
 function waitMetrics(pred, what, timeout = 10000) {
-  return waitFor(async () => {
-    const m = await metrics();
-    return pred(m) ? m : null;
-  }, { timeout, interval: 25, what });
+  return waitPollMetrics(s, pred, what, timeout);
 }
 
 // Waits until n long-polls are parked in chat-poll (subscribed, waiting).

@@ -9,6 +9,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { startStack } = require('./lib/stack');
+const { pollMetrics, waitPollMetrics } = require('./lib/metrics');
 const {
   newUser, request, uniqueName, assertOk, waitFor,
 } = require('./lib/http');
@@ -31,22 +32,12 @@ after(async () => {
   if (s) await s.stop();
 });
 
-async function metrics() {
-  const res = await request(s.url, 'GET', '/api/poll/metrics');
-  assert.equal(res.status, 200, `metrics: ${res.status} ${res.text}`);
-  const m = {};
-  for (const line of res.text.split('\n')) {
-    const mm = /^(chatpoll_\w+) (\d+)$/.exec(line.trim());
-    if (mm) m[mm[1]] = Number(mm[2]);
-  }
-  return m;
+function metrics() {
+  return pollMetrics(s);
 }
 
 function waitMetrics(pred, what, timeout = 8000) {
-  return waitFor(async () => {
-    const m = await metrics();
-    return pred(m) ? m : null;
-  }, { timeout, interval: 25, what });
+  return waitPollMetrics(s, pred, what, timeout);
 }
 
 async function online(viewer, user) {

@@ -9,6 +9,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { startStack } = require('./lib/stack');
+const { pollMetrics } = require('./lib/metrics');
 const {
   newUser, request, uniqueName, assertError, assertOk, waitFor,
 } = require('./lib/http');
@@ -134,15 +135,8 @@ class Stream {
   }
 }
 
-async function metrics() {
-  const res = await request(s.url, 'GET', '/api/poll/metrics');
-  assert.equal(res.status, 200, `metrics: ${res.status} ${res.text}`);
-  const m = {};
-  for (const line of res.text.split('\n')) {
-    const mm = /^(chatpoll_\w+) (\d+)$/.exec(line.trim());
-    if (mm) m[mm[1]] = Number(mm[2]);
-  }
-  return m;
+function metrics() {
+  return pollMetrics(s);
 }
 
 function waitStreams(n) {
