@@ -41,8 +41,8 @@
 #define LP_RETRY_NS 1000000000LL
 #define LP_MAX_STATUS 600
 
-enum lp_role { LP_POLL, LP_SSE, LP_PUB };
-enum lp_state { LP_IDLE, LP_CONNECTING, LP_SENDING, LP_HEAD, LP_BODY, LP_READY, LP_DEAD };
+enum lp_role { LP_POLL, LP_SSE, LP_PUB, LP_WS };
+enum lp_state { LP_IDLE, LP_CONNECTING, LP_SENDING, LP_HEAD, LP_BODY, LP_READY, LP_DEAD, LP_WSOPEN };
 enum lp_chunk { LP_CH_SIZE, LP_CH_DATA, LP_CH_CRLF, LP_CH_TRAILER };
 
 struct lp_buf {
@@ -66,6 +66,8 @@ struct lp_client {
     char *req;
     size_t req_len, req_off;
     struct lp_buf in, body, sse_data;
+    struct lp_buf out;        /* WebSocket: frames not yet written */
+    int frag_op;              /* WebSocket: opcode of a fragmented message */
     int status, chunked, close_after, chstate, fresh, parked, queued;
     long long clen, chunk_left;
     long long retry_at;
@@ -85,7 +87,7 @@ struct lp {
     unsigned ntokens;
     struct in_addr *srcs;
     unsigned nsrcs;
-    const char *ready_file, *tag, *room, *pub_token;
+    const char *ready_file, *tag, *room, *pub_token, *ws_path;
     double rate, pub_secs, run_secs, ready_timeout;
     int pub_conns;
     /* state */
@@ -104,6 +106,9 @@ struct lp {
     long open_now, parked_now, max_parked, fresh_now;
     unsigned long connects, connect_errors, reconnects, drops, answers, events, msgs, dups, reorders;
     unsigned long other, other_late, foreign, heartbeats, dead, bytes, parse_errors;
+    unsigned long ws_pings, ws_closes, ws_hellos, ws_upgrades;
+    unsigned long ws_close_codes[8];   /* 1000 1001 1002 1008 1011 4001 4008 other */
+    uint64_t rnd;
     unsigned long status[LP_MAX_STATUS];
     long long first_recv_ns, last_recv_ns;
     long *copies;
@@ -218,31 +223,27 @@ static int lp_seen(struct lp *lp, struct lp_client *c, const char *chan, long lo
     return 0;
 }
 
-static void lp_on_event(struct lp *lp, struct lp_client *c, const cJSON *ev, long long now)
+/* One event: chan/id (has_id 0 if it has none), whether its type is
+ * "msg", and its text (NUL-terminated, or NULL). */
+static void lp_on_event_fields(struct lp *lp, struct lp_client *c, const char *chan, long long id, int has_id,
+                               int is_msg, const char *text, long long now)
 {
-    const cJSON *chan = cJSON_GetObjectItemCaseSensitive(ev, "chan");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(ev, "text");
     size_t taglen = strlen(lp->tag);
     long long t, seq;
 
     lp->events++;
-    if (cJSON_IsString(chan) && cJSON_IsNumber(id) &&
-        lp_seen(lp, c, chan->valuestring, (long long)id->valuedouble)) {
+    if (chan && has_id && lp_seen(lp, c, chan, id)) {
         lp->dups++;
         return;
     }
-    if (!cJSON_IsString(type) || strcmp(type->valuestring, "msg") != 0 || !cJSON_IsString(text) ||
-        strncmp(text->valuestring, "b=", 2) != 0) {
+    if (!is_msg || !text || strncmp(text, "b=", 2) != 0) {
         lp->other++;
         lp->other_late += lp->ready_ns != 0;   /* while measuring */
         lp->last_event_ns = now;
         return;
     }
-    if (strncmp(text->valuestring + 2, lp->tag, taglen) != 0 || text->valuestring[2 + taglen] != ' ' ||
-        sscanf(text->valuestring + 3 + taglen, "t=%lld seq=%lld", &t, &seq) != 2 || seq < 0 ||
-        seq > 100000000) {
+    if (strncmp(text + 2, lp->tag, taglen) != 0 || text[2 + taglen] != ' ' ||
+        sscanf(text + 3 + taglen, "t=%lld seq=%lld", &t, &seq) != 2 || seq < 0 || seq > 100000000) {
         lp->foreign++;        /* a bench message of another run */
         lp->last_event_ns = now;
         return;
@@ -263,6 +264,19 @@ static void lp_on_event(struct lp *lp, struct lp_client *c, const cJSON *ev, lon
         lp->first_recv_ns = now;
     if (now > lp->last_recv_ns)
         lp->last_recv_ns = now;
+}
+
+static void lp_on_event(struct lp *lp, struct lp_client *c, const cJSON *ev, long long now)
+{
+    const cJSON *chan = cJSON_GetObjectItemCaseSensitive(ev, "chan");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(ev, "text");
+
+    lp_on_event_fields(lp, c, cJSON_IsString(chan) ? chan->valuestring : NULL,
+                       cJSON_IsNumber(id) ? (long long)id->valuedouble : 0, cJSON_IsNumber(id),
+                       cJSON_IsString(type) && strcmp(type->valuestring, "msg") == 0,
+                       cJSON_IsString(text) ? text->valuestring : NULL, now);
 }
 
 /* ------------------------------------------------------------ connections */
@@ -304,6 +318,9 @@ static void lp_close(struct lp *lp, struct lp_client *c)
     c->in.len = 0;
     c->body.len = 0;
     c->sse_data.len = 0;
+    free(c->out.p);
+    c->out.p = NULL;
+    c->out.len = c->out.cap = 0;
     lp_buf_shrink(&c->in);
     lp_buf_shrink(&c->body);
     c->state = LP_IDLE;
@@ -330,6 +347,22 @@ static void lp_build_request(struct lp *lp, struct lp_client *c)
     if (c->role == LP_POLL) {
         snprintf(first, sizeof(first), "GET /api/poll?timeout=%d%s%s HTTP/1.1\r\n", lp->poll_timeout,
                  c->cursor ? "&cursor=" : "", c->cursor ? c->cursor : "");
+    } else if (c->role == LP_WS) {
+        char enc[600];
+        size_t k = 0;
+
+        /* The cursor is opaque: percent-encode all but unreserved bytes. */
+        for (const unsigned char *q = (const unsigned char *)(c->cursor ? c->cursor : ""); *q && k + 4 < sizeof(enc); q++) {
+            if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || strchr("-._~", *q))
+                enc[k++] = (char)*q;
+            else
+                k += (size_t)snprintf(enc + k, sizeof(enc) - k, "%%%02X", *q);
+        }
+        enc[k] = '\0';
+        snprintf(first, sizeof(first),
+                 "GET %s%s%s HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+                 lp->ws_path, k ? "?cursor=" : "", enc);
     } else if (c->role == LP_SSE) {
         snprintf(first, sizeof(first), "GET /api/stream HTTP/1.1\r\nAccept: text/event-stream\r\n%s%s%s",
                  c->cursor ? "Last-Event-ID: " : "", c->cursor ? c->cursor : "", c->cursor ? "\r\n" : "");
@@ -549,6 +582,259 @@ static void lp_complete(struct lp *lp, struct lp_client *c, long long now)
     lp_start_request(lp, c);
 }
 
+/* ------------------------------------------------------------ WebSocket */
+
+/* Writes queued frames; watches EPOLLOUT while some remain. */
+static void lp_ws_flush(struct lp *lp, struct lp_client *c)
+{
+    size_t off = 0;
+
+    while (off < c->out.len) {
+        ssize_t n = write(c->fd, c->out.p + off, c->out.len - off);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            lp_buf_consume(&c->out, c->out.len);
+            return;   /* the read side sees the error */
+        }
+        off += (size_t)n;
+    }
+    lp_buf_consume(&c->out, off);
+    lp_watch(lp, c, c->out.len ? EPOLLIN | EPOLLOUT : EPOLLIN);
+    if (!c->out.len && c->out.cap > 4096) {
+        free(c->out.p);
+        c->out.p = NULL;
+        c->out.cap = 0;
+    }
+}
+
+/* Queues one masked frame (client frames must be masked) and flushes. */
+static void lp_ws_send(struct lp *lp, struct lp_client *c, int op, const unsigned char *d, size_t n)
+{
+    unsigned char h[14];
+    size_t hl = 2;
+    uint32_t key;
+
+    lp->rnd ^= lp->rnd << 13;
+    lp->rnd ^= lp->rnd >> 7;
+    lp->rnd ^= lp->rnd << 17;
+    key = (uint32_t)lp->rnd;
+    h[0] = (unsigned char)(0x80 | op);
+    if (n < 126) {
+        h[1] = (unsigned char)(0x80 | n);
+    } else if (n < 65536) {
+        h[1] = 0x80 | 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        hl = 4;
+    } else {
+        h[1] = 0x80 | 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+        hl = 10;
+    }
+    memcpy(h + hl, &key, 4);
+    hl += 4;
+    lp_buf_add(&c->out, (const char *)h, hl);
+    lp_buf_reserve(&c->out, n);
+    for (size_t i = 0; i < n; i++)
+        c->out.p[c->out.len + i] = (char)(d[i] ^ h[hl - 4 + (i & 3)]);
+    c->out.len += n;
+    c->out.p[c->out.len] = '\0';
+    lp_ws_flush(lp, c);
+}
+
+/* The value of the first "key": in a JSON text: a string (no escapes
+ * expected in the members read here) or a number. */
+static const char *lp_jfind(const char *p, size_t n, const char *key, size_t *vlen, int *is_str)
+{
+    char pat[32];
+    int pl = snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *v = memmem(p, n, pat, (size_t)pl), *e, *end = p + n;
+
+    if (!v)
+        return NULL;
+    v += pl;
+    while (v < end && *v == ' ')
+        v++;
+    if (v >= end)
+        return NULL;
+    if (*v == '"') {
+        v++;
+        for (e = v; e < end && *e != '"'; e++)
+            if (*e == '\\' && e + 1 < end)
+                e++;
+        if (e >= end)
+            return NULL;
+        *is_str = 1;
+    } else {
+        for (e = v; e < end && *e != ',' && *e != '}'; e++)
+            ;
+        *is_str = 0;
+    }
+    *vlen = (size_t)(e - v);
+    return v;
+}
+
+/* One text message from the server: hello, an event (with "cursor"), pong. */
+static void lp_ws_message(struct lp *lp, struct lp_client *c, const char *p, size_t n, long long now)
+{
+    size_t tl = 0, cl = 0, chl = 0, il = 0, xl = 0;
+    int ts = 0, cs = 0, chs = 0, is = 0, xs = 0;
+    const char *type = lp_jfind(p, n, "type", &tl, &ts);
+    const char *cur = lp_jfind(p, n, "cursor", &cl, &cs);
+    const char *chan, *id, *text;
+    char chanb[128], textb[256];
+
+    if (!type || !ts) {
+        if (lp->parse_errors++ < 5)
+            fprintf(stderr, "loadpoll: message without type: %.*s\n", (int)(n < 200 ? n : 200), p);
+        return;
+    }
+    if (cur && cs) {
+        c->cursor = lp_xrealloc(c->cursor, cl + 1);
+        memcpy(c->cursor, cur, cl);
+        c->cursor[cl] = '\0';
+    }
+    if (tl == 5 && memcmp(type, "hello", 5) == 0) {
+        lp->ws_hellos++;
+        lp_set_parked(lp, c, 1);
+        lp_set_fresh(lp, c, 0);
+        return;
+    }
+    if (tl == 4 && (memcmp(type, "pong", 4) == 0))
+        return;
+    chan = lp_jfind(p, n, "chan", &chl, &chs);
+    id = lp_jfind(p, n, "id", &il, &is);
+    text = lp_jfind(p, n, "text", &xl, &xs);
+    if (chan && chs) {
+        snprintf(chanb, sizeof(chanb), "%.*s", (int)chl, chan);
+        chan = chanb;
+    } else {
+        chan = NULL;
+    }
+    if (text && xs) {
+        snprintf(textb, sizeof(textb), "%.*s", (int)xl, text);
+        text = textb;
+    } else {
+        text = NULL;
+    }
+    lp_on_event_fields(lp, c, chan, id && !is ? strtoll(id, NULL, 10) : 0, id && !is,
+                       tl == 3 && memcmp(type, "msg", 3) == 0, text, now);
+}
+
+static int lp_ws_close_slot(int code)
+{
+    static const int codes[] = { 1000, 1001, 1002, 1008, 1011, 4001, 4008 };
+
+    for (int i = 0; i < 7; i++)
+        if (codes[i] == code)
+            return i;
+    return 7;
+}
+
+static int lp_ws_bad(struct lp *lp, struct lp_client *c, const char *why, const unsigned char *h, size_t avail)
+{
+    static int shown;
+
+    if (shown++ < 5) {
+        fprintf(stderr, "loadpoll: client %u: websocket %s; next bytes:", c->idx, why);
+        for (size_t i = 0; i < avail && i < 24; i++)
+            fprintf(stderr, " %02x", h[i]);
+        fprintf(stderr, "\n");
+    }
+    (void)lp;
+    return -1;
+}
+
+/* Frames in c->in (server frames are not masked). -1 protocol error,
+ * 1 the connection was closed (to be reopened), 0 more data needed. */
+static int lp_ws_parse(struct lp *lp, struct lp_client *c, long long now)
+{
+    size_t off = 0;
+    int r = 0;
+
+    for (;;) {
+        const unsigned char *h = (const unsigned char *)c->in.p + off;
+        size_t avail = c->in.len - off, hl = 2;
+        uint64_t len;
+        int fin, op;
+
+        if (avail < 2)
+            break;
+        fin = h[0] & 0x80;
+        op = h[0] & 0x0f;
+        if (h[1] & 0x80)
+            return lp_ws_bad(lp, c, "masked server frame", h, avail);
+        len = h[1] & 0x7f;
+        if (len == 126) {
+            if (avail < 4)
+                break;
+            len = (uint64_t)h[2] << 8 | h[3];
+            hl = 4;
+        } else if (len == 127) {
+            if (avail < 10)
+                break;
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | h[2 + i];
+            hl = 10;
+        }
+        if (len > LP_MAX_BODY)
+            return lp_ws_bad(lp, c, "frame too long", h, avail);
+        if (avail < hl + len)
+            break;
+        off += hl + (size_t)len;
+        if (op == 0x9) {                 /* ping: pong with the payload */
+            lp->ws_pings++;
+            lp_ws_send(lp, c, 0xA, h + hl, (size_t)len);
+        } else if (op == 0xA) {
+            /* pong */
+        } else if (op == 0x8) {          /* close: echo the code, reopen */
+            int code = len >= 2 ? h[hl] << 8 | h[hl + 1] : 1005;
+
+            lp->ws_closes++;
+            lp->ws_close_codes[lp_ws_close_slot(code)]++;
+            lp_ws_send(lp, c, 0x8, h + hl, len >= 2 ? 2 : 0);
+            lp->reconnects++;
+            lp_retry(lp, c, LP_RETRY_NS / 10);
+            return 1;
+        } else if (op == 0x1 || op == 0x2) {
+            if (fin) {
+                if (op == 0x1)
+                    lp_ws_message(lp, c, (const char *)h + hl, (size_t)len, now);
+            } else {
+                c->frag_op = op;
+                c->body.len = 0;
+                lp_buf_add(&c->body, (const char *)h + hl, (size_t)len);
+            }
+        } else if (op == 0x0) {
+            if (!c->frag_op)
+                return lp_ws_bad(lp, c, "continuation without a start", h, avail);
+            lp_buf_add(&c->body, (const char *)h + hl, (size_t)len);
+            if (fin) {
+                if (c->frag_op == 0x1)
+                    lp_ws_message(lp, c, c->body.p, c->body.len, now);
+                c->frag_op = 0;
+                c->body.len = 0;
+                lp_buf_shrink(&c->body);
+            }
+        } else {
+            return lp_ws_bad(lp, c, "unknown opcode", h, avail);
+        }
+        if (c->fd < 0) {
+            r = 1;
+            break;
+        }
+    }
+    if (c->fd >= 0)
+        lp_buf_consume(&c->in, off);
+    return r;
+}
+
 static int lp_parse_head(struct lp *lp, struct lp_client *c)
 {
     char *end = memmem(c->in.p, c->in.len, "\r\n\r\n", 4), *line, *next;
@@ -575,6 +861,14 @@ static int lp_parse_head(struct lp *lp, struct lp_client *c)
             c->close_after = 1;
     }
     lp_buf_consume(&c->in, (size_t)(end - c->in.p) + 4);
+    if (c->role == LP_WS && c->status == 101) {
+        lp->ws_upgrades++;
+        lp->status[101]++;
+        c->answers++;
+        c->state = LP_WSOPEN;
+        c->frag_op = 0;
+        return 1;
+    }
     c->state = LP_BODY;
     c->chstate = LP_CH_SIZE;
     c->body.len = 0;
@@ -591,11 +885,15 @@ static int lp_parse_head(struct lp *lp, struct lp_client *c)
 static int lp_parse(struct lp *lp, struct lp_client *c, long long now)
 {
     for (;;) {
+        if (c->state == LP_WSOPEN)
+            return lp_ws_parse(lp, c, now);
         if (c->state == LP_HEAD) {
             int r = lp_parse_head(lp, c);
 
             if (r <= 0)
                 return r;
+            if (c->state == LP_WSOPEN)
+                continue;
             if (!c->chunked && c->clen == 0) {
                 lp_complete(lp, c, now);
                 if (c->state != LP_HEAD && c->state != LP_READY)
@@ -745,6 +1043,11 @@ static void lp_io(struct lp *lp, struct lp_client *c, unsigned events)
         lp_start_request(lp, c);
         return;
     }
+    if (c->state == LP_WSOPEN && (events & EPOLLOUT) && c->out.len) {
+        lp_ws_flush(lp, c);
+        if (c->fd < 0)
+            return;
+    }
     if (c->state == LP_SENDING && (events & EPOLLOUT)) {
         lp_send(lp, c);
         if (c->fd < 0)
@@ -866,12 +1169,17 @@ static void lp_write_result(struct lp *lp, long long end_ns)
            "\"events\":%lu,\"msgs\":%lu,\"dups\":%lu,\"reorders\":%lu,\"other\":%lu,\"other_late\":%lu,\"foreign\":%lu,"
            "\"heartbeats\":%lu,\"parse_errors\":%lu,\"bytes\":%lu,\"start_ns\":%lld,\"ready_ns\":%lld,"
            "\"end_ns\":%lld,\"first_recv_ns\":%lld,\"last_recv_ns\":%lld,\"cpu_s\":%.3f,\"maxrss_kib\":%ld,",
-           getpid(), lp->mode == LP_SSE ? "sse" : "poll", lp->tag, lp->nclients, open,
+           getpid(), lp->mode == LP_SSE ? "sse" : lp->mode == LP_WS ? "ws" : "poll", lp->tag, lp->nclients, open,
            lp->parked_now, lp->max_parked, lp->dead, lp->connects, lp->connect_errors, lp->reconnects, lp->drops,
            lp->answers, lp->events, lp->msgs, lp->dups, lp->reorders, lp->other, lp->other_late, lp->foreign, lp->heartbeats,
            lp->parse_errors, lp->bytes, lp->start_ns, lp->ready_ns, end_ns, lp->first_recv_ns, lp->last_recv_ns,
            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
            ru.ru_maxrss);
+    printf("\"ws\":{\"upgrades\":%lu,\"hellos\":%lu,\"pings\":%lu,\"closes\":%lu,\"close_codes\":{"
+           "\"1000\":%lu,\"1001\":%lu,\"1002\":%lu,\"1008\":%lu,\"1011\":%lu,\"4001\":%lu,\"4008\":%lu,\"other\":%lu}},",
+           lp->ws_upgrades, lp->ws_hellos, lp->ws_pings, lp->ws_closes, lp->ws_close_codes[0], lp->ws_close_codes[1],
+           lp->ws_close_codes[2], lp->ws_close_codes[3], lp->ws_close_codes[4], lp->ws_close_codes[5],
+           lp->ws_close_codes[6], lp->ws_close_codes[7]);
     printf("\"status\":{");
     for (int s = 0; s < LP_MAX_STATUS; s++)
         if (lp->status[s]) {
@@ -944,7 +1252,8 @@ static void lp_usage(FILE *f)
     fprintf(f,
             "usage: loadpoll run [options]\n"
             "  -a ADDR:PORT   front server (default 127.0.0.1:8080)\n"
-            "  -m poll|sse    client kind (default poll)\n"
+            "  -m poll|sse|ws client kind (default poll); ws: RFC 6455 clients (parked = hello seen)\n"
+            "  -u PATH        WebSocket path (default /ws)\n"
             "  -n N           clients (default 0)\n"
             "  -k FILE        tokens, one a line; client i uses token (O+i) mod count\n"
             "  -O O           token offset (default 0)\n"
@@ -973,6 +1282,8 @@ static int lp_run(int argc, char **argv)
     int opt;
 
     lp->mode = LP_POLL;
+    lp->ws_path = "/ws";
+    lp->rnd = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() ^ (uint64_t)lp_now();
     lp->setup_max = 200;
     lp->poll_timeout = 55;
     lp->quiet_ms = 1000;
@@ -981,10 +1292,11 @@ static int lp_run(int argc, char **argv)
     snprintf(tagbuf, sizeof(tagbuf), "%d", (int)getpid());
     lp->tag = tagbuf;
     optind = 1;
-    while ((opt = getopt(argc, argv, "a:m:n:k:O:b:s:T:q:w:W:g:r:d:R:P:c:t:h")) != -1) {
+    while ((opt = getopt(argc, argv, "a:m:n:k:O:b:s:T:q:w:W:g:r:d:R:P:c:t:u:h")) != -1) {
         switch (opt) {
         case 'a': addr = optarg; break;
-        case 'm': lp->mode = strcmp(optarg, "sse") == 0 ? LP_SSE : LP_POLL; break;
+        case 'm': lp->mode = strcmp(optarg, "sse") == 0 ? LP_SSE : strcmp(optarg, "ws") == 0 ? LP_WS : LP_POLL; break;
+        case 'u': lp->ws_path = optarg; break;
         case 'n': lp->nclients = atoi(optarg); break;
         case 'k': tokfile = optarg; break;
         case 'O': lp->tok_off = (unsigned)atoi(optarg); break;

@@ -24,7 +24,8 @@ struct lp_report {
     long clients, open, max_parked, dead, procs_seen;
     unsigned long connects, connect_errors, reconnects, drops, events, msgs, dups, reorders, other, other_late;
     unsigned long parse_errors;
-    unsigned long status_200, status_other;
+    unsigned long status_200, status_other, status_101;
+    unsigned long ws_pings, ws_closes, ws_codes[8];
     long long sent, pub_ok, pub_err, pub_first_ns, pub_last_ns, first_recv_ns, last_recv_ns;
     double load_cpu;
     long *copies;
@@ -142,8 +143,20 @@ static void lp_report_load(struct lp_report *r, const cJSON *o)
     cJSON_ArrayForEach(e, status) {
         if (strcmp(e->string, "200") == 0)
             r->status_200 += (unsigned long)e->valuedouble;
+        else if (strcmp(e->string, "101") == 0)
+            r->status_101 += (unsigned long)e->valuedouble;
         else
             r->status_other += (unsigned long)e->valuedouble;
+    }
+    {
+        const cJSON *ws = cJSON_GetObjectItemCaseSensitive(o, "ws");
+        const cJSON *cc = cJSON_GetObjectItemCaseSensitive(ws, "close_codes");
+        static const char *const codes[8] = { "1000", "1001", "1002", "1008", "1011", "4001", "4008", "other" };
+
+        r->ws_pings += (unsigned long)lp_report_num(ws, "pings");
+        r->ws_closes += (unsigned long)lp_report_num(ws, "closes");
+        for (int i = 0; i < 8; i++)
+            r->ws_codes[i] += (unsigned long)lp_report_num(cc, codes[i]);
     }
     if (lp_report_num(pub, "sent") > 0) {
         r->sent += (long long)lp_report_num(pub, "sent");
@@ -210,7 +223,8 @@ static double lp_report_delta(const double *a, int from, int to)
 
 static int lp_report_is_server(const char *name)
 {
-    return strcmp(name, "lighttpd") == 0 || strcmp(name, "chat-poll") == 0 || strcmp(name, "redis") == 0;
+    return strcmp(name, "lighttpd") == 0 || strcmp(name, "chat-poll") == 0 || strcmp(name, "redis") == 0 ||
+           strcmp(name, "wsgate") == 0;
 }
 
 int lp_report_main(int argc, char **argv)
@@ -219,7 +233,7 @@ int lp_report_main(int argc, char **argv)
     struct lp_report *r = &rep;
     long parked = -1, delivered = 0, missing_seqs = 0;
     long long expected;
-    double mem_delta = 0, server_cpu = 0, all_cpu = 0, window_s, per_copy_us;
+    double mem_delta = 0, server_cpu = 0, all_cpu = 0, window_s, per_copy_us, ws_cpu = -1, ws_mem = -1;
     int json_only = 0, opt, have_mem = 0, have_cpu = 0;
 
     optind = 1;
@@ -249,7 +263,12 @@ int lp_report_main(int argc, char **argv)
         struct lp_report_proc *p = &r->procs[i];
         double dm = lp_report_delta(p->rss, 0, 1), dc = lp_report_delta(p->cpu, 2, 3);
 
-        if ((strcmp(p->name, "lighttpd") == 0 || strcmp(p->name, "chat-poll") == 0) && dm >= 0) {
+        if (strcmp(p->name, "wsgate") == 0) {
+            ws_cpu = dc;
+            ws_mem = dm;
+        }
+        if ((strcmp(p->name, "lighttpd") == 0 || strcmp(p->name, "chat-poll") == 0 || strcmp(p->name, "wsgate") == 0) &&
+            dm >= 0) {
             mem_delta += dm;
             have_mem = 1;
         }
@@ -267,8 +286,13 @@ int lp_report_main(int argc, char **argv)
     if (!json_only) {
         printf("mode %s: %ld clients in %ld load processes; held at end %ld, most parked at once %ld, gave up %ld\n",
                r->mode[0] ? r->mode : "-", r->clients, r->procs_seen, r->open, r->max_parked, r->dead);
-        printf("  connects %lu (errors %lu, dropped %lu, reconnects %lu), answers 200: %lu, other: %lu\n",
-               r->connects, r->connect_errors, r->drops, r->reconnects, r->status_200, r->status_other);
+        printf("  connects %lu (errors %lu, dropped %lu, reconnects %lu), answers 200: %lu, upgrades 101: %lu, other: %lu\n",
+               r->connects, r->connect_errors, r->drops, r->reconnects, r->status_200, r->status_101, r->status_other);
+        if (r->status_101)
+            printf("  websocket: pings answered %lu, close frames received %lu (1000 %lu, 1001 %lu, 1002 %lu, 1008 %lu, "
+                   "1011 %lu, 4001 %lu, 4008 %lu, other %lu)\n",
+                   r->ws_pings, r->ws_closes, r->ws_codes[0], r->ws_codes[1], r->ws_codes[2], r->ws_codes[3],
+                   r->ws_codes[4], r->ws_codes[5], r->ws_codes[6], r->ws_codes[7]);
         if (r->sent > 0) {
             printf("  published %lld (ok %lld, errors %lld); expected copies %lld, delivered %ld, lost %lld "
                    "(%ld messages short of some client), duplicates %lu, reordered %lu\n",
@@ -317,10 +341,15 @@ int lp_report_main(int argc, char **argv)
             printf("; all %.0f/%.0f\n", tot_mean, tot_peak);
         }
         if (have_mem && parked > 0)
-            printf("  lighttpd + chat-poll memory per parked request: %.2f KiB (%ld parked)\n",
+            printf("  lighttpd + chat-poll + wsgate memory per parked request: %.2f KiB (%ld parked)\n",
                    mem_delta / (double)parked, parked);
+        if (ws_mem >= 0 && parked > 0)
+            printf("  wsgate alone: +%.0f KiB = %.2f KiB per connection (%ld parked)\n", ws_mem,
+                   ws_mem / (double)parked, parked);
+        if (ws_cpu >= 0 && delivered > 0)
+            printf("  wsgate CPU %.2f s = %.2f us per delivered copy\n", ws_cpu, ws_cpu * 1e6 / (double)delivered);
         if (per_copy_us >= 0)
-            printf("  server CPU (lighttpd + chat-poll + redis) %.2f s = %.1f us per delivered copy; "
+            printf("  server CPU (lighttpd + chat-poll + wsgate + redis, those measured) %.2f s = %.1f us per delivered copy; "
                    "everything measured incl. load tools %.2f s\n",
                    server_cpu, per_copy_us, all_cpu);
     }
@@ -328,12 +357,13 @@ int lp_report_main(int argc, char **argv)
            "\"sent\":%lld,\"expected\":%lld,\"delivered\":%ld,\"lost\":%lld,\"dups\":%lu,\"reorders\":%lu,"
            "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"p999_ms\":%.2f,\"max_ms\":%.2f,\"copies_per_s\":%.0f,"
            "\"mem_kib_per_parked\":%.2f,\"server_cpu_s\":%.2f,\"server_us_per_copy\":%.2f,\"all_cpu_s\":%.2f,"
-           "\"status_other\":%lu,\"drops\":%lu,\"procs\":{",
+           "\"status_other\":%lu,\"drops\":%lu,\"wsgate_us_per_copy\":%.2f,\"ws_closes\":%lu,\"procs\":{",
            r->mode, r->clients, r->open, r->max_parked, r->dead, r->sent, expected, delivered, expected - delivered,
            r->dups, r->reorders, lp_hist_quantile(&r->hist, 0.50) / 1e3, lp_hist_quantile(&r->hist, 0.99) / 1e3,
            lp_hist_quantile(&r->hist, 0.999) / 1e3, (double)r->hist.max_us / 1e3,
            window_s > 0 ? (double)delivered / window_s : 0, have_mem && parked > 0 ? mem_delta / (double)parked : -1,
-           server_cpu, per_copy_us, all_cpu, r->status_other, r->drops);
+           server_cpu, per_copy_us, all_cpu, r->status_other, r->drops,
+           ws_cpu >= 0 && delivered > 0 ? ws_cpu * 1e6 / (double)delivered : -1, r->ws_closes);
     for (int i = 0; i < r->nprocs; i++) {
         struct lp_report_proc *p = &r->procs[i];
 
