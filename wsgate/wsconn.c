@@ -7,7 +7,9 @@
  * only while the socket buffer is short, so a reader that stops reading
  * is noticed (queued + buffered bytes past max_output), its queue is
  * dropped, and it is closed with 4008: it resumes from its cursor. */
+#include <errno.h>
 #include <event2/buffer.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,9 +185,25 @@ static ssize_t wsconn_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, 
                               void *user)
 {
     struct ws_conn *c = user;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    ssize_t n = 0;
 
     (void)flags;
-    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0) {
+    /* Nothing waiting: write straight to the socket. Going through the
+     * bufferevent would switch write-readiness watching on and off (an
+     * epoll_ctl and a wakeup) for every copy of every event; only what the
+     * socket does not take is buffered and waits for readiness. */
+    if (evbuffer_get_length(out) == 0) {
+        n = send(bufferevent_getfd(c->bev), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+                return -1;
+            }
+            n = 0;
+        }
+    }
+    if ((size_t)n < len && evbuffer_add(out, data + n, len - (size_t)n) != 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
@@ -888,7 +906,8 @@ void wsconn_typing_deliver(struct wsgate *gw, const cJSON *to, const char *json)
     cJSON_ArrayForEach(u, to) {
         if (!cJSON_IsString(u))
             continue;
-        for (struct ws_conn *c = gw->conns; c; c = c->next) {
+        for (struct ws_conn *c = gw->conns, *next; c; c = next) {
+            next = c->next;
             if (c->state == WS_OPEN && strcmp(c->me.lname, u->valuestring) == 0) {
                 wsconn_push(c, json, strlen(json));
                 wsconn_pump(c);
@@ -899,7 +918,9 @@ void wsconn_typing_deliver(struct wsgate *gw, const cJSON *to, const char *json)
 
 void wsconn_logout(struct wsgate *gw, const char *skey)
 {
-    for (struct ws_conn *c = gw->conns; c; c = c->next) {
+    /* next is taken first: a pump may end (free) the connection. */
+    for (struct ws_conn *c = gw->conns, *next; c; c = next) {
+        next = c->next;
         if (c->state == WS_OPEN && strcmp(c->skey, skey) == 0) {
             log_info("wsgate", "event=session_ended user=%s", c->me.name);
             wsconn_close(c, 4001, "signed out");
