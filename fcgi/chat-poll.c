@@ -139,12 +139,11 @@ static void poll_metrics(struct poll_srv *srv, struct park_req *pr)
                 "chatpoll_resets_total %lu\n"
                 "chatpoll_notifications_total %lu\n"
                 "chatpoll_channel_reads_total %lu\n"
-                "chatpoll_channel_reads_saved_total %lu\n"
                 "chatpoll_sweep_wakeups_total %lu\n",
                 park_active(srv->park) - 1, srv->longpolls, srv->streams, srv->requests, srv->timeouts,
                 park_gone_total(srv->park), online_count(srv->online), hub_is_up(srv->hub),
                 hub_reconnects(srv->hub), st.chans, st.subscribed, st.events, st.resets,
-                st.notifications, st.reads, st.reads_saved, st.sweeps_found);
+                st.notifications, st.reads, st.sweeps_found);
     park_end(pr);
 }
 

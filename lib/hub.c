@@ -483,16 +483,6 @@ static void hub_watch_read(struct hub_watch *w)
      * after this read then raises a notification. */
     if (w->hc->sub_state != HC_SUBSCRIBED)
         return;
-    /* A cursor at exactly the head the hub knows, in the same epoch, has
-     * nothing to read: anything newer comes with a notification. This is
-     * the common case of a long-poll coming back for more. */
-    if (!w->started && w->pos >= 0 && w->pos == w->hc->head && w->epoch[0] &&
-        strcmp(w->epoch, w->hc->epoch) == 0) {
-        w->started = 1;
-        h->st.reads_saved++;
-        hub_sub_started_one(s);
-        return;
-    }
     keys_chan(list, h->cfg->key_prefix, w->hc->chan);
     keys_meta(meta, h->cfg->key_prefix, w->hc->chan);
     rdb_args_init(&a);

@@ -48,7 +48,6 @@ struct hub_stats {
     unsigned long resets;
     unsigned long notifications;
     unsigned long reads;           /* channel reads issued */
-    unsigned long reads_saved;     /* starts that needed no read */
     unsigned long sweeps_found;    /* sweeps that found unread events */
 };
 
