@@ -14,9 +14,6 @@
 #include "err.h"
 #include "xmalloc.h"
 
-/* Longest line: chan, space, epoch, space, 19 digits, newline. */
-#define CURSOR_LINE_MAX (CHAN_MAX + EPOCH_MAX + 24)
-
 void cursor_init(struct cursor *c)
 {
     memset(c, 0, sizeof *c);
@@ -120,25 +117,57 @@ const struct cursor_pos *cursor_find(const struct cursor *c, const char *chan)
     return i >= 0 ? &c->pos[i] : NULL;
 }
 
+/* chan and epoch were checked by cursor_set/cursor_decode (or come from
+ * the hub's own channel table), so they fit: CURSOR_LINE_MAX is chan,
+ * space, epoch, space, 19 digits, newline. No snprintf: this runs once
+ * per delivered event and subscriber. */
+size_t cursor_line(char *out, const char *chan, const char *epoch, long long id)
+{
+    char digits[24];
+    size_t n = 0, cl = strnlen(chan, CHAN_MAX - 1), el = strnlen(epoch, EPOCH_MAX - 1);
+    unsigned long long v = id < 0 ? 0 : (unsigned long long)id;
+
+    memcpy(out, chan, cl);
+    out[cl] = ' ';
+    memcpy(out + cl + 1, epoch, el);
+    out[cl + 1 + el] = ' ';
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[cl + el + 2 + i] = digits[n - 1 - i];
+    out[cl + el + 2 + n] = '\n';
+    return cl + el + 3 + n;
+}
+
+size_t cursor_encoded_len(size_t textlen)
+{
+    return sodium_base64_ENCODED_LEN(textlen, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+}
+
+size_t cursor_encode_text(char *out, const char *text, size_t len)
+{
+    size_t outlen = cursor_encoded_len(len) + 1;
+
+    sodium_bin2base64(out, outlen, (const unsigned char *)text, len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return outlen - 1;
+}
+
 char *cursor_encode(const struct cursor *c)
 {
     char *text, *out;
-    size_t cap, len = 0, outlen;
+    size_t len = 0;
     int i;
 
-    if ((size_t)c->n > SIZE_MAX / CURSOR_LINE_MAX - 1)
+    if ((size_t)c->n > SIZE_MAX / CURSOR_LINE_MAX / 2 - 1)
         abort();
-    cap = (size_t)c->n * CURSOR_LINE_MAX + 1;
-    text = xmalloc(cap);
-    for (i = 0; i < c->n; i++) {
-        int w = snprintf(text + len, cap - len, "%s %s %lld\n", c->pos[i].chan,
-                         c->pos[i].epoch, c->pos[i].id);
-        len += (size_t)w;
-    }
-    outlen = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    out = xmalloc(outlen);
-    sodium_bin2base64(out, outlen, (const unsigned char *)text, len,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    text = xmalloc((size_t)c->n * CURSOR_LINE_MAX + 1);
+    for (i = 0; i < c->n; i++)
+        len += cursor_line(text + len, c->pos[i].chan, c->pos[i].epoch, c->pos[i].id);
+    out = xmalloc(cursor_encoded_len(len) + 1);
+    cursor_encode_text(out, text, len);
     free(text);
     return out;
 }

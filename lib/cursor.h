@@ -32,8 +32,23 @@ int cursor_set(struct cursor *c, const char *chan, const char *epoch, long long 
 /* The entry for chan, or NULL. The pointer is valid until the next set. */
 const struct cursor_pos *cursor_find(const struct cursor *c, const char *chan);
 
+/* Longest line one channel takes in the text that is encoded. */
+#define CURSOR_LINE_MAX (CHAN_MAX + EPOCH_MAX + 24)
+
 /* A new string the caller frees. */
 char *cursor_encode(const struct cursor *c);
+
+/* The same encoding in pieces, for callers that keep positions elsewhere
+ * and encode often (one cursor per delivered event): cursor_line writes
+ * one channel's line ("<chan> <epoch> <id>\n", no NUL) to out, which has
+ * room for CURSOR_LINE_MAX bytes, and returns its length; the lines of all
+ * channels, sorted by chan, are the text. cursor_encode_text writes the
+ * encoded text and a NUL to out, which holds cursor_encoded_len(len) + 1
+ * bytes, and returns the length without the NUL. Lines for the positions
+ * of a struct cursor give exactly cursor_encode's string. */
+size_t cursor_line(char *out, const char *chan, const char *epoch, long long id);
+size_t cursor_encoded_len(size_t textlen);
+size_t cursor_encode_text(char *out, const char *text, size_t len);
 /* Replaces c's content with the decoded s. Returns 0 or CHAT_ERR_INVALID
  * (bad base64url, bad line, negative id, duplicate or too many channels,
  * too long); on error c is left empty. */

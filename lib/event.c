@@ -90,24 +90,32 @@ static int event_plain(const char *s)
     return 1;
 }
 
-char *event_with_cursor(const char *json, size_t len, const char *cursor)
+int event_cursor_split(const char *json, size_t len, size_t *body, const char **sep)
 {
-    char *quoted = NULL, *out = NULL;
-    const char *q;
-    size_t body, k, qlen, total;
-    int empty;
+    size_t k;
 
     if (!json || len == 0 || json[len - 1] != '}')
-        return NULL;
-    if (!cursor)
-        cursor = "";
-    body = len - 1;
+        return -1;
+    *body = len - 1;
     /* {} needs no comma before the new member. */
-    k = body;
+    k = *body;
     while (k > 0 && (json[k - 1] == ' ' || json[k - 1] == '\n' || json[k - 1] == '\r' ||
                      json[k - 1] == '\t'))
         k--;
-    empty = k > 0 && json[k - 1] == '{';
+    *sep = k > 0 && json[k - 1] == '{' ? EVENT_CURSOR_OPEN + 1 : EVENT_CURSOR_OPEN;
+    return 0;
+}
+
+char *event_with_cursor(const char *json, size_t len, const char *cursor)
+{
+    char *quoted = NULL, *out = NULL;
+    const char *q, *sep;
+    size_t body, k, qlen, seplen, total;
+
+    if (event_cursor_split(json, len, &body, &sep) < 0)
+        return NULL;
+    if (!cursor)
+        cursor = "";
 
     if (event_plain(cursor)) {
         q = cursor;
@@ -128,20 +136,19 @@ char *event_with_cursor(const char *json, size_t len, const char *cursor)
         qlen = strlen(q);
     }
 
-    /* body + ,"cursor":" + q + "} + NUL */
+    /* body + sep + q + "} + NUL */
+    seplen = strlen(sep);
     if (qlen > SIZE_MAX - 16 || body > SIZE_MAX - 16 - qlen)
         goto out;
-    total = body + qlen + 16;
+    total = body + seplen + qlen + 3;
     out = xmalloc(total);
     memcpy(out, json, body);
     k = body;
-    if (!empty)
-        out[k++] = ',';
-    memcpy(out + k, "\"cursor\":\"", 10);
-    k += 10;
+    memcpy(out + k, sep, seplen);
+    k += seplen;
     memcpy(out + k, q, qlen);
     k += qlen;
-    memcpy(out + k, "\"}", 3);
+    memcpy(out + k, EVENT_CURSOR_CLOSE, 3);
 out:
     free(quoted);
     return out;

@@ -1,6 +1,7 @@
 #include "hub.h"
 
 #include <search.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,11 @@ struct hub {
     char ks_prefix[KEY_MAX];   /* "__keyspace@<db>__:<prefix>ch:" */
     size_t ks_len;
     struct hub_stats st;
+    /* Scratch of hub_sub_cursor_peek, reused so that encoding a cursor
+     * per delivered event allocates nothing once they are big enough. */
+    const struct hub_watch **cw;
+    char *ctext, *cout;
+    size_t cw_cap, ctext_cap, cout_cap;
 };
 
 static void hub_chan_dispatch(struct hub_chan *hc);
@@ -753,20 +759,56 @@ void hub_sub_close(struct hub_sub *s)
     hub_sub_unref(s);
 }
 
-char *hub_sub_cursor(const struct hub_sub *s)
+static void hub_grow(void **buf, size_t *cap, size_t want, size_t size)
 {
-    struct cursor c;
-    char *out;
+    size_t cap2 = *cap ? *cap : 64;
 
-    cursor_init(&c);
+    if (want <= *cap)
+        return;
+    while (cap2 < want) {
+        if (cap2 > SIZE_MAX / 2 / size)
+            abort();
+        cap2 *= 2;
+    }
+    *buf = xrealloc(*buf, cap2 * size);
+    *cap = cap2;
+}
+
+const char *hub_sub_cursor_peek(const struct hub_sub *s, size_t *len)
+{
+    struct hub *h = s->hub;
+    size_t n = 0, tlen = 0;
+
+    hub_grow((void **)&h->cw, &h->cw_cap, (size_t)s->n + 1, sizeof(*h->cw));
+    /* Sorted by channel (insertion: a subscriber follows a few), so equal
+     * positions always give the same string, as cursor_encode does. */
     for (int i = 0; i < s->n; i++) {
         const struct hub_watch *w = s->w[i];
-        if (w->hc && w->pos >= 0)
-            cursor_set(&c, w->hc->chan, w->epoch, w->pos);
+        size_t j = n++;
+        if (!w->hc || w->pos < 0) {
+            n--;
+            continue;
+        }
+        while (j > 0 && strcmp(h->cw[j - 1]->hc->chan, w->hc->chan) > 0) {
+            h->cw[j] = h->cw[j - 1];
+            j--;
+        }
+        h->cw[j] = w;
     }
-    out = cursor_encode(&c);
-    cursor_free(&c);
-    return out;
+    hub_grow((void **)&h->ctext, &h->ctext_cap, n * CURSOR_LINE_MAX + 1, 1);
+    for (size_t i = 0; i < n; i++)
+        tlen += cursor_line(h->ctext + tlen, h->cw[i]->hc->chan, h->cw[i]->epoch, h->cw[i]->pos);
+    hub_grow((void **)&h->cout, &h->cout_cap, cursor_encoded_len(tlen) + 1, 1);
+    *len = cursor_encode_text(h->cout, h->ctext, tlen);
+    return h->cout;
+}
+
+char *hub_sub_cursor(const struct hub_sub *s)
+{
+    size_t len;
+    const char *c = hub_sub_cursor_peek(s, &len);
+
+    return xstrdup(c);
 }
 
 const struct user_id *hub_sub_user(const struct hub_sub *s)
@@ -887,6 +929,9 @@ void hub_free(struct hub *h)
         hub_chan_drop(h->chans);
     if (h->sweep)
         event_free(h->sweep);
+    free(h->cw);
+    free(h->ctext);
+    free(h->cout);
     free(h);
 }
 

@@ -73,6 +73,10 @@ void hub_sub_close(struct hub_sub *s);
 
 /* The cursor after everything delivered so far (caller frees). */
 char *hub_sub_cursor(const struct hub_sub *s);
+/* The same without an allocation: NUL-terminated, *len bytes, in a buffer
+ * of the hub that the next call of either function overwrites. Meant for
+ * one cursor per delivered event; copy it to keep it. */
+const char *hub_sub_cursor_peek(const struct hub_sub *s, size_t *len);
 const struct user_id *hub_sub_user(const struct hub_sub *s);
 
 #endif

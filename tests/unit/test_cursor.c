@@ -252,10 +252,52 @@ static void test_cursor_decode_limits(void **state)
     cursor_free(&c);
 }
 
+/* The piecewise encoder gives cursor_encode's string, byte for byte. */
+static void test_cursor_line(void **state)
+{
+    static const struct {
+        const char *chan, *epoch;
+        long long id;
+        const char *line;
+    } cases[] = {
+        { "u:alice", "00ff", 0, "u:alice 00ff 0\n" },
+        { "r:lobby", "", 7, "r:lobby  7\n" },
+        { "r:x", "0123456789abcdef", 9223372036854775807LL, "r:x 0123456789abcdef 9223372036854775807\n" },
+        { "u:b", "1", 1000000, "u:b 1 1000000\n" },
+    };
+    char line[CURSOR_LINE_MAX], text[4 * CURSOR_LINE_MAX], out[8 * CURSOR_LINE_MAX];
+    struct cursor c;
+    size_t tlen = 0, n;
+    char *want;
+
+    (void)state;
+    cursor_init(&c);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = cursor_line(line, cases[i].chan, cases[i].epoch, cases[i].id);
+        assert_int_equal(n, strlen(cases[i].line));
+        assert_memory_equal(line, cases[i].line, n);
+        assert_int_equal(cursor_set(&c, cases[i].chan, cases[i].epoch, cases[i].id), 0);
+    }
+    /* Lines in cursor order (sorted by chan) make the text. */
+    for (int i = 0; i < c.n; i++)
+        tlen += cursor_line(text + tlen, c.pos[i].chan, c.pos[i].epoch, c.pos[i].id);
+    n = cursor_encode_text(out, text, tlen);
+    assert_int_equal(n, cursor_encoded_len(tlen));
+    assert_int_equal(strlen(out), n);
+    want = cursor_encode(&c);
+    assert_string_equal(out, want);
+    free(want);
+    /* Empty text: the empty cursor. */
+    assert_int_equal(cursor_encode_text(out, "", 0), 0);
+    assert_string_equal(out, "");
+    cursor_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cursor_set_find),
+        cmocka_unit_test(test_cursor_line),
         cmocka_unit_test(test_cursor_set_invalid),
         cmocka_unit_test(test_cursor_round_trip),
         cmocka_unit_test(test_cursor_decode_unsorted),

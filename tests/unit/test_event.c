@@ -147,12 +147,39 @@ static void test_event_with_cursor(void **state)
     }
 }
 
+/* The pieces a transport writes make event_with_cursor's string. */
+static void test_event_cursor_split(void **state)
+{
+    static const char *cases[] = { "{\"type\":\"msg\",\"id\":1}", "{}", "{ }", "{\"a\":{}}" };
+    char buf[128];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t body, len = strlen(cases[i]);
+        const char *sep;
+        char *want = event_with_cursor(cases[i], len, "Ab-_");
+
+        assert_int_equal(event_cursor_split(cases[i], len, &body, &sep), 0);
+        snprintf(buf, sizeof buf, "%.*s%sAb-_%s", (int)body, cases[i], sep, EVENT_CURSOR_CLOSE);
+        assert_string_equal(buf, want);
+        free(want);
+    }
+    {
+        size_t body;
+        const char *sep;
+        assert_int_equal(event_cursor_split("[1]", 3, &body, &sep), -1);
+        assert_int_equal(event_cursor_split("", 0, &body, &sep), -1);
+        assert_int_equal(event_cursor_split(NULL, 0, &body, &sep), -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_members),
         cmocka_unit_test(test_event_parse_table),
         cmocka_unit_test(test_event_with_cursor),
+        cmocka_unit_test(test_event_cursor_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
