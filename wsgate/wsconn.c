@@ -3,6 +3,11 @@
  * live events from the hub, and the client's ops. wslay never touches the
  * socket: its callbacks read from and write to the bufferevent's buffers.
  *
+ * Input goes through a wslay event context that exists only while part
+ * of a frame is read or a close is under way (wsin.c). Output frames are
+ * built by wsframe.c into the bufferevent's output buffer and written to
+ * the socket once per batch.
+ *
  * Output is bounded: events wait in a queue of our own and are framed
  * only while the socket buffer is short, so a reader that stops reading
  * is noticed (queued + buffered bytes past max_output), its queue is
@@ -24,7 +29,9 @@
 #include "params.h"
 #include "req.h"
 #include "valid.h"
+#include "wsframe.h"
 #include "wsgate.h"
+#include "wsin.h"
 #include "wsop.h"
 #include "xmalloc.h"
 
@@ -48,15 +55,16 @@ struct ws_conn {
     struct wsgate *gw;
     struct bufferevent *bev;
     enum ws_state state;
-    wslay_event_context_ptr ctx;
+    struct wsin in;                /* in.ctx: wslay, while reading or closing */
     struct hub_sub *sub;
     struct user_id me;
-    char skey[KEY_MAX];            /* the session's Redis key */
+    char *skey;                    /* the session's Redis key */
     char *cursor;                  /* from the query, until the sub starts */
     struct event *timer;           /* handshake timeout, then pings */
     struct ws_msg *q, *q_tail;     /* events not framed yet */
     size_t q_bytes;
     int refs;                      /* owner + sender jobs + session reply */
+    unsigned want_write : 1;       /* the bufferevent waits to write */
     int online;
     int ping_outstanding;
     int upgraded;                  /* counted in connections, not handshaking */
@@ -111,9 +119,7 @@ static void wsconn_destroy(struct ws_conn *c)
         gw->st.connections--;
     else
         gw->st.handshaking--;
-    if (c->ctx)
-        wslay_event_context_free(c->ctx);
-    c->ctx = NULL;
+    wsin_release(&c->in);
     if (c->timer)
         event_free(c->timer);
     c->timer = NULL;
@@ -122,6 +128,8 @@ static void wsconn_destroy(struct ws_conn *c)
     wsconn_drop_queue(c);
     free(c->cursor);
     c->cursor = NULL;
+    free(c->skey);
+    c->skey = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else if (gw->conns == c)
@@ -161,7 +169,7 @@ static void wsconn_refuse(struct ws_conn *c, int status, enum ws_refusal why, co
     log_info("wsgate", "event=upgrade_refused status=%d reason=\"%s\"", status, msg);
     c->state = WS_CLOSING;
     bufferevent_disable(c->bev, EV_READ);
-    /* wsconn_on_write frees once the answer is out. */
+    wsconn_pump(c);   /* frees once the answer is out */
 }
 
 /* ------------------------------------------------------------ wslay I/O */
@@ -177,55 +185,77 @@ static ssize_t wsconn_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t 
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
+    wsin_fed(&c->in, (size_t)n);
     c->ping_outstanding = 0;   /* the peer is alive */
     return n;
 }
 
+/* What wslay's event layer sends (pongs, close frames) joins the output
+ * buffer like every other frame, in order. */
 static ssize_t wsconn_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                               void *user)
 {
     struct ws_conn *c = user;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    ssize_t n = 0;
 
     (void)flags;
-    /* Nothing waiting: write straight to the socket. Going through the
-     * bufferevent would switch write-readiness watching on and off (an
-     * epoll_ctl and a wakeup) for every copy of every event; only what the
-     * socket does not take is buffered and waits for readiness. */
-    if (evbuffer_get_length(out) == 0) {
-        n = send(bufferevent_getfd(c->bev), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-                return -1;
-            }
-            n = 0;
-        }
-    }
-    if ((size_t)n < len && evbuffer_add(out, data + n, len - (size_t)n) != 0) {
+    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
     return (ssize_t)len;
 }
 
-static void wsconn_queue_text(struct ws_conn *c, const char *text, size_t len)
+static void wsconn_frame(struct ws_conn *c, uint8_t opcode, const struct iovec *v, int n)
 {
-    struct wslay_event_msg m = { WSLAY_TEXT_FRAME, (const uint8_t *)text, len };
-
-    if (c->ctx && wslay_event_queue_msg(c->ctx, &m) == 0)
+    if (wsframe_add(c->gw->frame, bufferevent_get_output(c->bev), opcode, v, n) >= 0)
         c->gw->st.frames_out++;
+}
+
+static const struct wslay_event_callbacks wsconn_wslay_callbacks;
+
+static int wsconn_ctx_get(struct ws_conn *c)
+{
+    return wsin_ctx(&c->in, &wsconn_wslay_callbacks, c, (uint64_t)c->gw->cfg->ws_max_message);
+}
+
+/* Writes what the output buffer holds straight to the socket, unless the
+ * bufferevent already waits to write; only what the socket does not take
+ * makes it wait. Letting the bufferevent write by itself would switch
+ * write-readiness watching on and off (an epoll_ctl each, and a loop
+ * wakeup) for every copy of every event. -1: the socket failed. */
+static int wsconn_out_flush(struct ws_conn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    int n;
+
+    if (c->want_write || evbuffer_get_length(out) == 0)
+        return 0;
+    /* A socket bufferevent keeps the start of its output frozen and thaws
+     * it only around its own writes: do as it does. */
+    evbuffer_unfreeze(out, 1);
+    n = evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return -1;
+    if (evbuffer_get_length(out) > 0) {
+        c->want_write = 1;
+        bufferevent_enable(c->bev, EV_WRITE);
+    }
+    return 0;
 }
 
 static void wsconn_close(struct ws_conn *c, uint16_t code, const char *reason)
 {
-    if (!c->ctx || c->state == WS_CLOSING)
+    if (!c->upgraded || c->state == WS_CLOSING)
         return;
+    if (wsconn_ctx_get(c) < 0) {
+        wsconn_kill(c);
+        return;
+    }
     c->state = WS_CLOSING;
     wsconn_drop_queue(c);
-    wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
-    wslay_event_shutdown_read(c->ctx);
+    wslay_event_queue_close(c->in.ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
+    wslay_event_shutdown_read(c->in.ctx);
     if (c->timer) {
         struct timeval tv = { WS_CLOSE_GRACE_MS / 1000, (WS_CLOSE_GRACE_MS % 1000) * 1000 };
         evtimer_add(c->timer, &tv);   /* a peer that never answers is dropped */
@@ -233,17 +263,23 @@ static void wsconn_close(struct ws_conn *c, uint16_t code, const char *reason)
     log_debug("wsgate", "event=close code=%u user=%s", code, c->me.name[0] ? c->me.name : "-");
 }
 
-/* A JSON reply of our own (pong, ack, error, hello) goes through the
- * same queue as events, so order is kept. */
-static void wsconn_push(struct ws_conn *c, const char *json, size_t len)
+/* An event or a JSON reply of our own (pong, ack, error, hello), as
+ * pieces of one text message. While the output is short it is framed at
+ * once (and written at the end of the batch); behind a backlog it waits
+ * in the queue, so order is kept and a reader that stopped reading holds
+ * at most about max_output. */
+static void wsconn_pushv(struct ws_conn *c, const struct iovec *v, int n)
 {
+    struct evbuffer *out;
     struct ws_msg *m;
-
-    size_t unsent, soft;
+    size_t len = 0, unsent, soft, off = 0;
 
     if (c->state != WS_OPEN)
         return;
-    unsent = c->q_bytes + len + evbuffer_get_length(bufferevent_get_output(c->bev));
+    for (int i = 0; i < n; i++)
+        len += v[i].iov_len;
+    out = bufferevent_get_output(c->bev);
+    unsent = c->q_bytes + len + evbuffer_get_length(out);
     soft = (size_t)c->gw->cfg->ws_max_output;
     if (unsent <= soft) {
         c->over_since = 0;
@@ -258,16 +294,30 @@ static void wsconn_push(struct ws_conn *c, const char *json, size_t len)
             return;
         }
     }
+    if (!c->q && evbuffer_get_length(out) < WS_LOW_WATER) {
+        wsconn_frame(c, WSLAY_TEXT_FRAME, v, n);
+        return;
+    }
     m = xmalloc(sizeof(*m) + len);
     m->next = NULL;
     m->len = len;
-    memcpy(m->data, json, len);
+    for (int i = 0; i < n; i++) {
+        memcpy(m->data + off, v[i].iov_base, v[i].iov_len);
+        off += v[i].iov_len;
+    }
     if (c->q_tail)
         c->q_tail->next = m;
     else
         c->q = m;
     c->q_tail = m;
     c->q_bytes += len;
+}
+
+static void wsconn_push(struct ws_conn *c, const char *json, size_t len)
+{
+    struct iovec v = { (void *)json, len };
+
+    wsconn_pushv(c, &v, 1);
 }
 
 static void wsconn_push_json(struct ws_conn *c, cJSON *obj)
@@ -293,33 +343,45 @@ static void wsconn_error(struct ws_conn *c, const char *cid, int err, const char
     wsconn_push_json(c, o);
 }
 
-/* Frames queued events while the socket buffer is short, and lets wslay
- * write. Frees the connection when wslay is done with it. */
+/* Frames queued events while the socket buffer is short, lets wslay
+ * send what it has, and writes. Frees the connection once a refusal, a
+ * hand-made close or wslay's close handshake is done and written. */
 static void wsconn_pump(struct ws_conn *c)
 {
     struct evbuffer *out;
 
-    if (!c->bev || !c->ctx || c->raw_closed)
+    if (!c->bev)
         return;
     out = bufferevent_get_output(c->bev);
-    while (c->q && evbuffer_get_length(out) < WS_LOW_WATER && c->state == WS_OPEN) {
-        struct ws_msg *m = c->q;
-        c->q = m->next;
-        if (!c->q)
-            c->q_tail = NULL;
-        c->q_bytes -= m->len;
-        wsconn_queue_text(c, m->data, m->len);
-        free(m);
-        if (wslay_event_send(c->ctx) != 0)
-            break;
-    }
-    if (wslay_event_send(c->ctx) != 0 ||
-        (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) &&
-         evbuffer_get_length(out) == 0)) {
+    if (c->in.ctx && !c->raw_closed && wslay_event_send(c->in.ctx) != 0) {
         wsconn_kill(c);
         return;
     }
-    if (!wslay_event_want_read(c->ctx))
+    /* Frame up to the low water mark and write, again while the socket
+     * takes it all: nothing else would come back for the rest. */
+    do {
+        while (c->q && evbuffer_get_length(out) < WS_LOW_WATER && c->state == WS_OPEN) {
+            struct ws_msg *m = c->q;
+            struct iovec v = { m->data, m->len };
+            c->q = m->next;
+            if (!c->q)
+                c->q_tail = NULL;
+            c->q_bytes -= m->len;
+            wsconn_frame(c, WSLAY_TEXT_FRAME, &v, 1);
+            free(m);
+        }
+        if (wsconn_out_flush(c) < 0) {
+            wsconn_kill(c);
+            return;
+        }
+    } while (c->q && c->state == WS_OPEN && !c->want_write);
+    if (evbuffer_get_length(out) == 0 &&
+        ((c->state == WS_CLOSING && (!c->in.ctx || c->raw_closed)) ||
+         (c->in.ctx && !c->raw_closed && !wslay_event_want_read(c->in.ctx) && !wslay_event_want_write(c->in.ctx)))) {
+        wsconn_kill(c);
+        return;
+    }
+    if (c->in.ctx && !wslay_event_want_read(c->in.ctx))
         bufferevent_disable(c->bev, EV_READ);
 }
 
@@ -533,34 +595,52 @@ static void wsconn_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_
     wsop_free(&op);
 }
 
-/* A close frame whose body is one byte holds half a status code (RFC
- * 6455 5.5.1); wslay would read it as "no code" and answer politely. */
+/* Where each frame ends, for wsin. Also: a close frame whose body is one byte holds half a status code (RFC 6455
+ * 5.5.1); wslay would read it as "no code" and answer politely. */
 static void wsconn_on_frame_start(wslay_event_context_ptr ctx,
                                   const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
 {
+    struct ws_conn *c = user;
+
     (void)ctx;
+    wsin_frame_start(&c->in, arg);
     if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1)
-        wsconn_close(user, 1002, "close code must be two bytes");
+        wsconn_close(c, 1002, "close code must be two bytes");
+}
+
+static void wsconn_on_frame_end(wslay_event_context_ptr ctx, void *user)
+{
+    struct ws_conn *c = user;
+
+    (void)ctx;
+    wsin_frame_end(&c->in);
 }
 
 static const struct wslay_event_callbacks wsconn_wslay_callbacks = {
-    wsconn_recv_cb, wsconn_send_cb, NULL, wsconn_on_frame_start, NULL, NULL, wsconn_on_msg,
+    wsconn_recv_cb, wsconn_send_cb, NULL, wsconn_on_frame_start, NULL, wsconn_on_frame_end,
+    wsconn_on_msg,
 };
 
 /* ------------------------------------------------------------ hub side */
 
+/* The event with its "cursor" member, written as pieces: no copy of the
+ * event is made for a socket whose output is short. */
 static void wsconn_ev(struct hub_sub *s, const char *json, size_t len, void *arg)
 {
     struct ws_conn *c = arg;
-    char *cursor = hub_sub_cursor(s);
-    char *withc = event_with_cursor(json, len, cursor);
+    struct iovec v[4];
+    const char *sep, *cursor;
+    size_t body, clen;
 
-    if (withc) {
-        c->gw->st.events_out++;
-        wsconn_push(c, withc, strlen(withc));
-        free(withc);
-    }
-    free(cursor);
+    if (event_cursor_split(json, len, &body, &sep) < 0)
+        return;
+    cursor = hub_sub_cursor_peek(s, &clen);
+    v[0] = (struct iovec){ (void *)json, body };
+    v[1] = (struct iovec){ (void *)sep, strlen(sep) };
+    v[2] = (struct iovec){ (void *)cursor, clen };
+    v[3] = (struct iovec){ (void *)EVENT_CURSOR_CLOSE, sizeof(EVENT_CURSOR_CLOSE) - 1 };
+    c->gw->st.events_out++;
+    wsconn_pushv(c, v, 4);
 }
 
 static void wsconn_ev_flush(struct hub_sub *s, void *arg)
@@ -573,12 +653,11 @@ static void wsconn_ev_ready(struct hub_sub *s, void *arg)
 {
     struct ws_conn *c = arg;
     cJSON *o = cJSON_CreateObject();
-    char *cursor = hub_sub_cursor(s);
+    size_t clen;
 
     cJSON_AddStringToObject(o, "type", "hello");
     cJSON_AddStringToObject(o, "user", c->me.name);
-    cJSON_AddStringToObject(o, "cursor", cursor);
-    free(cursor);
+    cJSON_AddStringToObject(o, "cursor", hub_sub_cursor_peek(s, &clen));
     wsconn_push_json(c, o);
     wsconn_pump(c);
 }
@@ -617,6 +696,7 @@ static void wsconn_sub_start(struct ws_conn *c, const char *cursor)
 /* ------------------------------------------------------------ upgrade */
 
 static void wsconn_on_timer(evutil_socket_t fd, short what, void *arg);
+static void wsconn_read_frames(struct ws_conn *c);
 
 static void wsconn_on_session(struct ardb *a, redisReply *reply, void *arg)
 {
@@ -636,15 +716,12 @@ static void wsconn_on_session(struct ardb *a, redisReply *reply, void *arg)
         wsconn_refuse(c, 503, WS_REFUSED_UNAVAILABLE, "try again shortly");
     } else if (reply->type != REDIS_REPLY_STRING || user_id_set(&c->me, reply->str) < 0) {
         wsconn_refuse(c, 401, WS_REFUSED_AUTH, "not signed in");
-    } else if (wslay_event_context_server_init(&c->ctx, &wsconn_wslay_callbacks, c) != 0) {
-        wsconn_refuse(c, 503, WS_REFUSED_UNAVAILABLE, "out of memory");
     } else {
         key = c->cursor + strlen(c->cursor) + 1;   /* stored after the cursor */
         handshake_accept(key, accept);
         evbuffer_add_printf(bufferevent_get_output(c->bev),
                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                             "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
-        wslay_event_config_set_max_recv_msg_length(c->ctx, (uint64_t)gw->cfg->ws_max_message);
         c->state = WS_OPEN;
         c->upgraded = 1;
         gw->st.handshaking--;
@@ -662,8 +739,9 @@ static void wsconn_on_session(struct ardb *a, redisReply *reply, void *arg)
         bufferevent_enable(c->bev, EV_READ);
         /* Frames that came right behind the request. */
         if (c->state == WS_OPEN && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-            wslay_event_recv(c->ctx);
-        wsconn_pump(c);
+            wsconn_read_frames(c);
+        else
+            wsconn_pump(c);
     }
     c->in_callback = 0;
     wsconn_unref(c);
@@ -731,7 +809,7 @@ static void wsconn_on_head(struct ws_conn *c, size_t head_len)
     cJSON_Delete(params);
     free(head);
     c->state = WS_AUTH;
-    snprintf(c->skey, sizeof(c->skey), "%s", skey);
+    c->skey = xstrdup(skey);
     bufferevent_disable(c->bev, EV_READ);
     if (ardb_cmd(hub_ardb(gw->hub), wsconn_on_session, c, "HGET %s user", skey) < 0) {
         wsconn_refuse(c, 503, WS_REFUSED_UNAVAILABLE, "try again shortly");
@@ -748,17 +826,35 @@ static void wsconn_on_head(struct ws_conn *c, size_t head_len)
  * with close 1002 ourselves, then end once it is out. */
 static void wsconn_protocol_error(struct ws_conn *c)
 {
-    static const unsigned char close_1002[] = { 0x88, 0x02, 0x03, 0xea };
+    static const uint8_t code_1002[] = { 0x03, 0xea };
+    struct iovec v = { (void *)code_1002, sizeof(code_1002) };
     struct timeval tv = { WS_CLOSE_GRACE_MS / 1000, (WS_CLOSE_GRACE_MS % 1000) * 1000 };
 
     wsconn_drop_queue(c);
-    evbuffer_add(bufferevent_get_output(c->bev), close_1002, sizeof(close_1002));
+    wsconn_frame(c, WSLAY_CONNECTION_CLOSE, &v, 1);
     c->raw_closed = 1;
     c->state = WS_CLOSING;
     bufferevent_disable(c->bev, EV_READ);
     if (c->timer)
         evtimer_add(c->timer, &tv);
     log_debug("wsgate", "event=close code=1002 user=%s reason=bad_frame", c->me.name);
+}
+
+/* Input after the upgrade: wslay reads whole frames from the input
+ * buffer and calls wsconn_on_msg for each message. */
+static void wsconn_read_frames(struct ws_conn *c)
+{
+    if (wsconn_ctx_get(c) < 0) {
+        log_error("wsgate", "event=close user=%s reason=\"out of memory\"", c->me.name);
+        wsconn_kill(c);
+        return;
+    }
+    if (wslay_event_recv(c->in.ctx) != 0)
+        wsconn_protocol_error(c);
+    wsconn_pump(c);
+    /* Between frames and not closing: drop the context until more comes. */
+    if (!c->doomed && c->state == WS_OPEN && !c->raw_closed && wsin_idle(&c->in))
+        wsin_release(&c->in);
 }
 
 static void wsconn_on_read(struct bufferevent *bev, void *arg)
@@ -775,11 +871,8 @@ static void wsconn_on_read(struct bufferevent *bev, void *arg)
             wsconn_on_head(c, head);
         else if (n >= (size_t)c->gw->cfg->ws_max_header)
             wsconn_refuse(c, 413, WS_REFUSED_TOO_LARGE, "request head too large");
-    } else if (c->ctx && (c->state == WS_OPEN || c->state == WS_CLOSING) && !c->raw_closed) {
-        if (wslay_event_recv(c->ctx) != 0)
-            wsconn_protocol_error(c);
-        else
-            wsconn_pump(c);
+    } else if (c->upgraded && (c->state == WS_OPEN || c->state == WS_CLOSING) && !c->raw_closed) {
+        wsconn_read_frames(c);
     } else {
         evbuffer_drain(in, evbuffer_get_length(in));
     }
@@ -788,16 +881,15 @@ static void wsconn_on_read(struct bufferevent *bev, void *arg)
         wsconn_destroy(c);
 }
 
+/* The socket took all that was waiting: back to writing directly. */
 static void wsconn_on_write(struct bufferevent *bev, void *arg)
 {
     struct ws_conn *c = arg;
 
     c->in_callback = 1;
-    if (c->state == WS_CLOSING && (!c->ctx || c->raw_closed) &&
-        evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        c->doomed = 1;   /* a refusal or a hand-made close has been written */
-    else if (c->ctx)
-        wsconn_pump(c);
+    c->want_write = 0;
+    bufferevent_disable(bev, EV_WRITE);
+    wsconn_pump(c);
     c->in_callback = 0;
     if (c->doomed)
         wsconn_destroy(c);
@@ -847,10 +939,7 @@ static void wsconn_on_timer(evutil_socket_t fd, short what, void *arg)
         wsconn_destroy(c);   /* no answer to the last ping */
         return;
     }
-    {
-        struct wslay_event_msg m = { WSLAY_PING, NULL, 0 };
-        wslay_event_queue_msg(c->ctx, &m);
-    }
+    wsconn_frame(c, WSLAY_PING, NULL, 0);
     c->ping_outstanding = 1;
     if (ardb_cmd(hub_ardb(c->gw->hub), wsconn_on_session_alive, c, "EXPIRE %s %d", c->skey,
                  c->gw->cfg->session_ttl) == 0)
@@ -876,6 +965,9 @@ void wsconn_accept(struct wsgate *gw, evutil_socket_t fd)
         return;
     }
     bufferevent_setcb(c->bev, wsconn_on_read, wsconn_on_write, wsconn_on_event, c);
+    /* Writing is ours (wsconn_out_flush); the bufferevent writes only
+     * while the socket is backed up. */
+    bufferevent_disable(c->bev, EV_WRITE);
     bufferevent_enable(c->bev, EV_READ);
     c->timer = evtimer_new(gw->base, wsconn_on_timer, c);
     evtimer_add(c->timer, &tv);
@@ -921,7 +1013,7 @@ void wsconn_logout(struct wsgate *gw, const char *skey)
     /* next is taken first: a pump may end (free) the connection. */
     for (struct ws_conn *c = gw->conns, *next; c; c = next) {
         next = c->next;
-        if (c->state == WS_OPEN && strcmp(c->skey, skey) == 0) {
+        if (c->state == WS_OPEN && c->skey && strcmp(c->skey, skey) == 0) {
             log_info("wsgate", "event=session_ended user=%s", c->me.name);
             wsconn_close(c, 4001, "signed out");
             wsconn_pump(c);

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "fcgisrv.h"
 #include "log.h"
+#include "wsframe.h"
 #include "wsgate.h"
 #include "xmalloc.h"
 
@@ -215,6 +216,7 @@ static int wsgate_run(const struct chat_config *cfg, int worker, const char *adm
         goto out;
     }
     hub_new(&gw.hub, gw.base, cfg);
+    wsframe_new(&gw.frame);
     online_new(&gw.online, gw.base, hub_ardb(gw.hub), cfg);
     if (sender_new(&gw.sender, gw.base, cfg) < 0)
         goto out;
@@ -253,6 +255,7 @@ out:
     ardb_free(gw.typing_sub);
     online_free(gw.online);
     hub_free(gw.hub);
+    wsframe_free(gw.frame);
     event_base_free(gw.base);
     return rc;
 }

@@ -33,6 +33,7 @@ struct wsgate_stats {
 };
 
 struct ws_conn;
+struct wsframe;
 
 struct wsgate {
     struct event_base *base;
@@ -40,6 +41,7 @@ struct wsgate {
     struct hub *hub;
     struct online *online;
     struct sender *sender;
+    struct wsframe *frame;               /* builds every outgoing frame */
     struct ardb *typing_sub;             /* SUBSCRIBE <prefix>typing, <prefix>logout */
     char typing_channel[KEY_MAX];
     char logout_channel[KEY_MAX];

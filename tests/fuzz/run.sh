@@ -26,8 +26,8 @@ CC=${CC:-clang}
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cppflags=(-D_GNU_SOURCE "-I$top/lib" "-I$top/wsgate")
 libs=(-lwslay -lcjson -lcrypto)
-common=("$top/wsgate/handshake.c" "$top/wsgate/wsop.c" "$top/lib/params.c" "$top/lib/valid.c"
-    "$top/lib/xmalloc.c")
+common=("$top/wsgate/handshake.c" "$top/wsgate/wsop.c" "$top/wsgate/wsin.c" "$top/lib/params.c"
+    "$top/lib/valid.c" "$top/lib/xmalloc.c")
 targets=(fuzz_handshake fuzz_frames)
 
 # ------------------------------------------------------------ build
