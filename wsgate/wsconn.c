@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clientop.h"
 #include "clock.h"
 #include "cursor.h"
 #include "err.h"
@@ -29,9 +30,8 @@
 #include "params.h"
 #include "req.h"
 #include "valid.h"
+#include "wsconn.h"
 #include "wsframe.h"
-#include "wsgate.h"
-#include "wsin.h"
 #include "wsop.h"
 #include "xmalloc.h"
 
@@ -43,54 +43,18 @@
 #define WS_SOFT_MS 5000
 #define WS_HARD_FACTOR 4
 
-enum ws_state { WS_HANDSHAKE, WS_AUTH, WS_OPEN, WS_CLOSING };
-
-struct ws_msg {
-    struct ws_msg *next;
-    size_t len;
-    char data[];
-};
-
-struct ws_conn {
-    struct wsgate *gw;
-    struct bufferevent *bev;
-    enum ws_state state;
-    struct wsin in;                /* in.ctx: wslay, while reading or closing */
-    struct hub_sub *sub;
-    struct user_id me;
-    char *skey;                    /* the session's Redis key */
-    char *cursor;                  /* from the query, until the sub starts */
-    struct event *timer;           /* handshake timeout, then pings */
-    struct ws_msg *q, *q_tail;     /* events not framed yet */
-    size_t q_bytes;
-    int refs;                      /* owner + sender jobs + session reply */
-    unsigned want_write : 1;       /* the bufferevent waits to write */
-    int online;
-    int ping_outstanding;
-    int upgraded;                  /* counted in connections, not handshaking */
-    int raw_closed;                /* a close frame was written by hand: end
-                                      once the output has drained */
-    long long over_since;          /* mono ms output went past max_output */
-    int in_callback;               /* inside wslay or a bufferevent callback */
-    int doomed;                    /* free at the next safe point */
-    long long last_typing;
-    struct ws_conn *prev, *next;
-};
-
-static void wsconn_pump(struct ws_conn *c);
-static void wsconn_sub_start(struct ws_conn *c, const char *cursor);
 static const struct hub_sub_ops wsconn_sub_ops;
 
 /* ------------------------------------------------------------ lifetime */
 
-static void wsconn_unref(struct ws_conn *c)
+void wsconn_unref(struct ws_conn *c)
 {
     if (--c->refs > 0)
         return;
     free(c);
 }
 
-static void wsconn_drop_queue(struct ws_conn *c)
+void wsconn_drop_queue(struct ws_conn *c)
 {
     while (c->q) {
         struct ws_msg *m = c->q;
@@ -313,14 +277,14 @@ static void wsconn_pushv(struct ws_conn *c, const struct iovec *v, int n)
     c->q_bytes += len;
 }
 
-static void wsconn_push(struct ws_conn *c, const char *json, size_t len)
+void wsconn_push(struct ws_conn *c, const char *json, size_t len)
 {
     struct iovec v = { (void *)json, len };
 
     wsconn_pushv(c, &v, 1);
 }
 
-static void wsconn_push_json(struct ws_conn *c, cJSON *obj)
+void wsconn_push_json(struct ws_conn *c, cJSON *obj)
 {
     char *s = cJSON_PrintUnformatted(obj);
 
@@ -331,7 +295,7 @@ static void wsconn_push_json(struct ws_conn *c, cJSON *obj)
     cJSON_Delete(obj);
 }
 
-static void wsconn_error(struct ws_conn *c, const char *cid, int err, const char *message)
+void wsconn_error(struct ws_conn *c, const char *cid, int err, const char *message)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -346,7 +310,7 @@ static void wsconn_error(struct ws_conn *c, const char *cid, int err, const char
 /* Frames queued events while the socket buffer is short, lets wslay
  * send what it has, and writes. Frees the connection once a refusal, a
  * hand-made close or wslay's close handshake is done and written. */
-static void wsconn_pump(struct ws_conn *c)
+void wsconn_pump(struct ws_conn *c)
 {
     struct evbuffer *out;
 
@@ -387,192 +351,6 @@ static void wsconn_pump(struct ws_conn *c)
 
 /* ------------------------------------------------------------ client ops */
 
-static void wsconn_on_sent(struct sender_job *job, void *arg)
-{
-    struct ws_conn *c = arg;
-
-    if (c->bev && c->state == WS_OPEN) {
-        if (job->rc == 0) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "type", "ack");
-            if (job->cid)
-                cJSON_AddStringToObject(o, "cid", job->cid);
-            cJSON_AddNumberToObject(o, "id", (double)job->out.id);
-            cJSON_AddStringToObject(o, "conv", job->out.conv);
-            cJSON_AddNumberToObject(o, "ts", (double)job->out.ts);
-            wsconn_push_json(c, o);
-        } else {
-            char why[96];
-            if (job->rc == CHAT_ERR_RATE)
-                snprintf(why, sizeof(why), "sending too fast; retry in %d s", job->out.retry_after);
-            wsconn_error(c, job->cid, job->rc,
-                         job->rc == CHAT_ERR_NOTFOUND ? "no such user or room"
-                         : job->rc == CHAT_ERR_FORBIDDEN ? "join the room before sending to it"
-                         : job->rc == CHAT_ERR_TOOBIG ? "text is longer than allowed"
-                         : job->rc == CHAT_ERR_RATE ? why
-                         : job->rc == CHAT_ERR_INVALID ? "invalid message: text, recipient or attachment"
-                         : NULL);
-        }
-        wsconn_pump(c);
-    }
-    sender_job_free(job);
-    wsconn_unref(c);
-}
-
-static char *wsconn_dup_str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
-}
-
-static void wsconn_op_send(struct ws_conn *c, const cJSON *op)
-{
-    struct sender_job *job = xcalloc(1, sizeof(*job));
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(op, "cid");
-
-    job->from = c->me;
-    job->to = wsconn_dup_str(op, "to");
-    job->room = wsconn_dup_str(op, "room");
-    job->text = wsconn_dup_str(op, "text");
-    job->cid = wsconn_dup_str(op, "cid");
-    {
-        /* {"url":…} from an upload's reply, or just the url; anything else
-         * is refused, as over HTTP. */
-        const cJSON *att = cJSON_GetObjectItemCaseSensitive(op, "att");
-        const cJSON *url = cJSON_IsObject(att) ? cJSON_GetObjectItemCaseSensitive(att, "url") : att;
-        if (att && !cJSON_IsString(url)) {
-            wsconn_error(c, job->cid, CHAT_ERR_INVALID, "att must be an upload's url");
-            sender_job_free(job);
-            return;
-        }
-        job->att = url ? xstrdup(url->valuestring) : NULL;
-    }
-    if (job->room && job->room[0] == '#')
-        memmove(job->room, job->room + 1, strlen(job->room));
-    if ((cid && !job->cid) || (job->cid && !valid_cid(job->cid))) {
-        wsconn_error(c, NULL, CHAT_ERR_INVALID, "cid must be 1-64 printable ASCII characters");
-        sender_job_free(job);
-        return;
-    }
-    if ((!job->to == !job->room) || !job->text) {
-        wsconn_error(c, job->cid, CHAT_ERR_INVALID, "send needs text and either to or room");
-        sender_job_free(job);
-        return;
-    }
-    job->done = wsconn_on_sent;
-    job->arg = c;
-    c->refs++;
-    c->gw->st.sends++;
-    sender_submit(c->gw->sender, job);
-}
-
-/* Typing goes to the peer (or the room's members) through Redis pub/sub,
- * so it reaches them on any wsgate process; it is never stored. */
-struct wsconn_typing {
-    struct wsgate *gw;
-    cJSON *msg;                    /* {"to":[…],"ev":{…}} */
-    char self[NAME_MAX_LEN + 1];   /* the typist, left out of a room's list */
-};
-
-static void wsconn_typing_publish(struct wsgate *gw, cJSON *msg)
-{
-    char *payload = cJSON_PrintUnformatted(msg);
-
-    if (payload && ardb_cmd(hub_ardb(gw->hub), NULL, NULL, "PUBLISH %s %s", gw->typing_channel, payload) < 0)
-        log_debug("wsgate", "event=typing_dropped reason=redis_down");
-    free(payload);
-}
-
-static void wsconn_on_members(struct ardb *a, redisReply *reply, void *arg)
-{
-    struct wsconn_typing *t = arg;
-    cJSON *to = cJSON_GetObjectItemCaseSensitive(t->msg, "to");
-    char l[NAME_MAX_LEN + 1];
-
-    int member = 0;
-
-    (void)a;
-    if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < reply->elements; i++) {
-            if (reply->element[i]->type != REDIS_REPLY_STRING ||
-                valid_name_lower(l, reply->element[i]->str) < 0)
-                continue;
-            if (strcmp(l, t->self) == 0)
-                member = 1;
-            else
-                cJSON_AddItemToArray(to, cJSON_CreateString(l));
-        }
-        /* Only a member's typing reaches a room. */
-        if (member && cJSON_GetArraySize(to) > 0)
-            wsconn_typing_publish(t->gw, t->msg);
-    }
-    cJSON_Delete(t->msg);
-    free(t);
-}
-
-static void wsconn_op_typing(struct ws_conn *c, const cJSON *op)
-{
-    struct wsgate *gw = c->gw;
-    const cJSON *conv = cJSON_GetObjectItemCaseSensitive(op, "conv");
-    char lname[NAME_MAX_LEN + 1], k[KEY_MAX];
-    long long now = clock_mono_ms();
-    cJSON *msg, *to, *ev;
-    bool is_room;
-
-    if (!cJSON_IsString(conv) || valid_conv(conv->valuestring, &is_room, lname) < 0) {
-        wsconn_error(c, NULL, CHAT_ERR_INVALID, "typing needs conv: a user name or #room");
-        return;
-    }
-    /* Rate limit per connection: typing is a hint, extra ones are dropped. */
-    if (c->last_typing && now - c->last_typing < gw->cfg->ws_typing_interval_ms)
-        return;
-    c->last_typing = now;
-    gw->st.typing++;
-    msg = cJSON_CreateObject();
-    to = cJSON_AddArrayToObject(msg, "to");
-    ev = cJSON_AddObjectToObject(msg, "ev");
-    cJSON_AddStringToObject(ev, "type", "typing");
-    cJSON_AddStringToObject(ev, "from", c->me.name);
-    if (is_room) {
-        struct wsconn_typing *t = xcalloc(1, sizeof(*t));
-        char convkey[NAME_MAX_LEN + 2];
-        snprintf(convkey, sizeof(convkey), "#%s", lname);
-        cJSON_AddStringToObject(ev, "conv", convkey);
-        t->gw = gw;
-        t->msg = msg;
-        snprintf(t->self, sizeof(t->self), "%s", c->me.lname);
-        keys_members(k, gw->cfg->key_prefix, lname);
-        if (ardb_cmd(hub_ardb(gw->hub), wsconn_on_members, t, "SMEMBERS %s", k) < 0) {
-            cJSON_Delete(msg);
-            free(t);
-        }
-        return;
-    }
-    cJSON_AddStringToObject(ev, "conv", c->me.name);
-    cJSON_AddItemToArray(to, cJSON_CreateString(lname));
-    wsconn_typing_publish(gw, msg);
-    cJSON_Delete(msg);
-}
-
-static void wsconn_op_resume(struct ws_conn *c, const cJSON *op)
-{
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(op, "cursor");
-    struct cursor probe;
-
-    cursor_init(&probe);
-    if (!cJSON_IsString(cur) || cursor_decode(&probe, cur->valuestring) < 0) {
-        cursor_free(&probe);
-        wsconn_error(c, NULL, CHAT_ERR_INVALID, "resume needs a valid cursor");
-        return;
-    }
-    cursor_free(&probe);
-    if (c->sub)
-        hub_sub_close(c->sub);
-    c->sub = NULL;
-    wsconn_drop_queue(c);   /* what was queued is replayed from the cursor */
-    wsconn_sub_start(c, cur->valuestring);
-}
-
 static void wsconn_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                           void *user)
 {
@@ -588,9 +366,9 @@ static void wsconn_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_
     case WSOP_CLOSE: wsconn_close(c, op.close_code, op.why); break;
     case WSOP_ERROR: wsconn_error(c, NULL, CHAT_ERR_INVALID, op.why); break;
     case WSOP_PING: wsconn_push(c, "{\"type\":\"pong\"}", 15); break;
-    case WSOP_SEND: wsconn_op_send(c, op.json); break;
-    case WSOP_TYPING: wsconn_op_typing(c, op.json); break;
-    case WSOP_RESUME: wsconn_op_resume(c, op.json); break;
+    case WSOP_SEND: clientop_send(c, op.json); break;
+    case WSOP_TYPING: clientop_typing(c, op.json); break;
+    case WSOP_RESUME: clientop_resume(c, op.json); break;
     }
     wsop_free(&op);
 }
@@ -678,7 +456,7 @@ static const struct hub_sub_ops wsconn_sub_ops = {
     wsconn_ev, wsconn_ev_flush, wsconn_ev_ready, wsconn_ev_failed,
 };
 
-static void wsconn_sub_start(struct ws_conn *c, const char *cursor)
+void wsconn_sub_start(struct ws_conn *c, const char *cursor)
 {
     int rc = hub_sub_start(c->gw->hub, &c->me, cursor, &wsconn_sub_ops, c, &c->sub);
 
@@ -987,23 +765,6 @@ void wsconn_close_all(struct wsgate *gw)
             wsconn_pump(c);
         } else if (c->state != WS_CLOSING) {
             wsconn_destroy(c);
-        }
-    }
-}
-
-void wsconn_typing_deliver(struct wsgate *gw, const cJSON *to, const char *json)
-{
-    const cJSON *u;
-
-    cJSON_ArrayForEach(u, to) {
-        if (!cJSON_IsString(u))
-            continue;
-        for (struct ws_conn *c = gw->conns, *next; c; c = next) {
-            next = c->next;
-            if (c->state == WS_OPEN && strcmp(c->me.lname, u->valuestring) == 0) {
-                wsconn_push(c, json, strlen(json));
-                wsconn_pump(c);
-            }
         }
     }
 }

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "fcgisrv.h"
 #include "log.h"
+#include "clientop.h"
 #include "wsframe.h"
 #include "wsgate.h"
 #include "xmalloc.h"
@@ -119,7 +120,7 @@ static void wsgate_on_typing(redisAsyncContext *ac, void *r, void *priv)
     if (msg) {
         char *ev = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(msg, "ev"));
         if (ev)
-            wsconn_typing_deliver(gw, cJSON_GetObjectItemCaseSensitive(msg, "to"), ev);
+            clientop_typing_deliver(gw, cJSON_GetObjectItemCaseSensitive(msg, "to"), ev);
         free(ev);
         cJSON_Delete(msg);
     }

@@ -57,8 +57,5 @@ void wsconn_accept(struct wsgate *gw, evutil_socket_t fd);
 void wsconn_close_all(struct wsgate *gw);
 /* A session was deleted (logout): close its sockets with 4001. */
 void wsconn_logout(struct wsgate *gw, const char *skey);
-/* A typing event from Redis: hand json to the local connections of the
- * users named (lower-cased) in `to`. */
-void wsconn_typing_deliver(struct wsgate *gw, const cJSON *to, const char *json);
 
 #endif
