@@ -177,9 +177,9 @@ static void wsconn_frame(struct ws_conn *c, uint8_t opcode, const struct iovec *
 
 static const struct wslay_event_callbacks wsconn_wslay_callbacks;
 
-static int wsconn_ctx_get(struct ws_conn *c)
+static void wsconn_ctx_get(struct ws_conn *c)
 {
-    return wsin_ctx(&c->in, &wsconn_wslay_callbacks, c, (uint64_t)c->gw->cfg->ws_max_message);
+    wsin_ctx(&c->in, &wsconn_wslay_callbacks, c, (uint64_t)c->gw->cfg->ws_max_message);
 }
 
 /* Writes what the output buffer holds straight to the socket, unless the
@@ -212,10 +212,7 @@ static void wsconn_close(struct ws_conn *c, uint16_t code, const char *reason)
 {
     if (!c->upgraded || c->state == WS_CLOSING)
         return;
-    if (wsconn_ctx_get(c) < 0) {
-        wsconn_kill(c);
-        return;
-    }
+    wsconn_ctx_get(c);
     c->state = WS_CLOSING;
     wsconn_drop_queue(c);
     wslay_event_queue_close(c->in.ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
@@ -622,11 +619,7 @@ static void wsconn_protocol_error(struct ws_conn *c)
  * buffer and calls wsconn_on_msg for each message. */
 static void wsconn_read_frames(struct ws_conn *c)
 {
-    if (wsconn_ctx_get(c) < 0) {
-        log_error("wsgate", "event=close user=%s reason=\"out of memory\"", c->me.name);
-        wsconn_kill(c);
-        return;
-    }
+    wsconn_ctx_get(c);
     if (wslay_event_recv(c->in.ctx) != 0)
         wsconn_protocol_error(c);
     wsconn_pump(c);

@@ -1,19 +1,19 @@
 #include "wsin.h"
 
-#include "err.h"
+#include <stdio.h>
+#include <stdlib.h>
 
-int wsin_ctx(struct wsin *in, const struct wslay_event_callbacks *cbs, void *user, uint64_t max_msg)
+void wsin_ctx(struct wsin *in, const struct wslay_event_callbacks *cbs, void *user, uint64_t max_msg)
 {
     if (in->ctx)
-        return 0;
+        return;
     if (wslay_event_context_server_init(&in->ctx, cbs, user) != 0) {
-        in->ctx = NULL;
-        return CHAT_ERR_INTERNAL;
+        fputs("out of memory\n", stderr);
+        abort();
     }
     wslay_event_config_set_max_recv_msg_length(in->ctx, max_msg);
     in->fed = in->done = in->next = 0;
     in->frame = in->frag = 0;
-    return 0;
 }
 
 void wsin_fed(struct wsin *in, size_t n)

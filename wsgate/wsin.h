@@ -27,10 +27,10 @@ struct wsin {
     unsigned frag : 1;             /* a fragmented message is unfinished */
 };
 
-/* The context, made on first use with the owner's callbacks and user
- * pointer and the message size limit. Returns 0, or CHAT_ERR_INTERNAL if
- * wslay could not allocate it. */
-int wsin_ctx(struct wsin *in, const struct wslay_event_callbacks *cbs, void *user, uint64_t max_msg);
+/* Makes in->ctx if there is none, with the owner's callbacks, user
+ * pointer and message size limit. wslay fails only when malloc does:
+ * that aborts, as xmalloc does. */
+void wsin_ctx(struct wsin *in, const struct wslay_event_callbacks *cbs, void *user, uint64_t max_msg);
 
 /* From the callbacks, as above. */
 void wsin_fed(struct wsin *in, size_t n);
