@@ -42,7 +42,8 @@ struct poll_req {
 extern const struct hub_sub_ops poll_longpoll_ops;
 extern const struct hub_sub_ops poll_sse_ops;
 
-/* Arms what a transport needs once its subscriber started. */
+/* Arms what a transport needs once its subscriber started. May end (free)
+ * p when the connection is found gone. */
 void poll_longpoll_start(struct poll_req *p);
 void poll_sse_start(struct poll_req *p);
 

@@ -1,30 +1,31 @@
 /* Server-Sent Events: "id: <cursor>" + "data: <event>" per event, a
  * comment heartbeat, a retry hint. The stream stays open until the client
  * leaves (or its output backs up, then it resumes with Last-Event-ID). */
-#include <stdlib.h>
-#include <string.h>
-
 #include "poll.h"
 
 static void sse_event(struct hub_sub *s, const char *json, size_t len, void *arg)
 {
     struct poll_req *p = arg;
-    struct evbuffer *b;
-    char *cursor;
+    struct iovec v[5];
+    size_t clen;
 
     if (p->dead || !p->pr)
         return;
-    /* One FastCGI record per event: lighttpd's work per stream and event
-     * is per record, not per byte. */
-    cursor = hub_sub_cursor(s);
-    b = evbuffer_new();
-    evbuffer_add_printf(b, "id: %s\ndata: ", cursor);
-    evbuffer_add(b, json, len);
-    evbuffer_add(b, "\n\n", 2);
-    if (park_write(p->pr, (const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b)) < 0)
+    /* One FastCGI record per event, written from the pieces: lighttpd's
+     * work per stream and event is per record, and this runs for every
+     * stream of every event, so it neither allocates nor formats. */
+    v[0].iov_base = (void *)"id: ";
+    v[0].iov_len = 4;
+    v[1].iov_base = (void *)hub_sub_cursor_peek(s, &clen);
+    v[1].iov_len = clen;
+    v[2].iov_base = (void *)"\ndata: ";
+    v[2].iov_len = 7;
+    v[3].iov_base = (void *)json;
+    v[3].iov_len = len;
+    v[4].iov_base = (void *)"\n\n";
+    v[4].iov_len = 2;
+    if (park_writev(p->pr, v, 5) < 0)
         p->dead = 1;   /* ended at the flush: not from inside the hub */
-    evbuffer_free(b);
-    free(cursor);
 }
 
 static void sse_flush(struct hub_sub *s, void *arg)
@@ -50,19 +51,23 @@ static void sse_ready(struct hub_sub *s, void *arg)
 {
     struct poll_req *p = arg;
     struct timeval tv = { p->srv->cfg->sse_heartbeat, 0 };
-    char *cursor;
+    struct iovec v[3];
+    size_t clen;
 
     p->ready = 1;
     /* Events of the catch-up may already be written (after these headers,
      * which went out at start); the id-only message hands a client that
      * had no cursor its starting point. */
-    cursor = hub_sub_cursor(s);
-    if (park_printf(p->pr, "id: %s\n\n", cursor) < 0) {
-        free(cursor);
+    v[0].iov_base = (void *)"id: ";
+    v[0].iov_len = 4;
+    v[1].iov_base = (void *)hub_sub_cursor_peek(s, &clen);
+    v[1].iov_len = clen;
+    v[2].iov_base = (void *)"\n\n";
+    v[2].iov_len = 2;
+    if (park_writev(p->pr, v, 3) < 0) {
         poll_finish(p);
         return;
     }
-    free(cursor);
     p->timer = event_new(p->srv->base, -1, EV_PERSIST, sse_on_heartbeat, p);
     evtimer_add(p->timer, &tv);
 }
@@ -80,8 +85,9 @@ const struct hub_sub_ops poll_sse_ops = {
 void poll_sse_start(struct poll_req *p)
 {
     p->srv->streams++;
-    park_printf(p->pr, "Status: 200 OK\r\nContent-Type: text/event-stream\r\n"
-                       "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
-                       "retry: %d\n\n", p->srv->cfg->sse_retry_ms);
     p->head_sent = 1;
+    if (park_printf(p->pr, "Status: 200 OK\r\nContent-Type: text/event-stream\r\n"
+                           "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+                           "retry: %d\n\n", p->srv->cfg->sse_retry_ms) < 0)
+        poll_finish(p);   /* gone already: park reports it no more */
 }

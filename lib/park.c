@@ -1,18 +1,24 @@
 #include "park.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <fastcgi.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "xmalloc.h"
+
+#define PARK_RECORD_MAX 65535   /* FastCGI's content length is 16 bits */
+#define PARK_DRAIN_READS 8      /* bound on reads of unread input at a close */
 
 static const char *const park_var_names[PARK_VAR_COUNT] = {
     "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "HTTP_COOKIE", "HTTP_AUTHORIZATION",
@@ -125,12 +131,21 @@ static void park_req_free(struct park_req *r)
     free(r);
 }
 
-static void park_mark_gone(struct park_req *r)
+/* The connection failed under a write: gone, without on_gone (the writer
+ * is in the middle of its work and ends the request itself). */
+static void park_set_gone(struct park_req *r)
 {
     if (r->gone)
         return;
     r->gone = 1;
     r->park->gone_total++;
+}
+
+static void park_mark_gone(struct park_req *r)
+{
+    if (r->gone)
+        return;
+    park_set_gone(r);
     if (!r->ended && r->on_gone) {
         r->in_cb = 1;
         r->on_gone(r, r->gone_arg);
@@ -190,7 +205,7 @@ static void park_on_wake(evutil_socket_t fd, short what, void *arg)
             park_req_free(r);
             continue;
         }
-        r->fd = -1;
+        /* r->fd stays: the bufferevent owns (closes) it, park_out sends on it. */
         bufferevent_setcb(r->bev, park_on_read, park_on_write, park_on_event, r);
         bufferevent_enable(r->bev, EV_READ);
         p->handler(r, p->arg);
@@ -267,46 +282,121 @@ void park_on_gone(struct park_req *r, park_gone_fn fn, void *arg)
 }
 
 /* One FastCGI record header (the layout is libfcgi's FCGI_Header). */
-static void park_record(struct evbuffer *out, unsigned char type, unsigned short id, size_t len)
+static void park_header(FCGI_Header *h, unsigned char type, unsigned short id, size_t len)
 {
-    FCGI_Header h;
+    h->version = FCGI_VERSION_1;
+    h->type = type;
+    h->requestIdB1 = (unsigned char)(id >> 8);
+    h->requestIdB0 = (unsigned char)id;
+    h->contentLengthB1 = (unsigned char)(len >> 8);
+    h->contentLengthB0 = (unsigned char)len;
+    h->paddingLength = 0;
+    h->reserved = 0;
+}
 
-    h.version = FCGI_VERSION_1;
-    h.type = type;
-    h.requestIdB1 = (unsigned char)(id >> 8);
-    h.requestIdB0 = (unsigned char)id;
-    h.contentLengthB1 = (unsigned char)(len >> 8);
-    h.contentLengthB0 = (unsigned char)len;
-    h.paddingLength = 0;
-    h.reserved = 0;
-    evbuffer_add(out, &h, sizeof(h));
+/* Puts the bytes of v[0..n) on the connection, in order after anything
+ * still buffered. With nothing buffered they go straight to the socket:
+ * appending to the bufferevent would switch write readiness watching on
+ * and off again (two epoll_ctl and a loop pass) for every record. Only
+ * what the socket does not take now is buffered; the bufferevent then
+ * waits for writability. Returns 0, or -1 if the send failed for another
+ * reason than a full socket (r is then gone). */
+static int park_out(struct park_req *r, const struct iovec *v, int n)
+{
+    struct evbuffer *out = bufferevent_get_output(r->bev);
+    size_t sent = 0;
+
+    if (evbuffer_get_length(out) == 0) {
+        struct msghdr m;
+        ssize_t k;
+
+        memset(&m, 0, sizeof(m));
+        m.msg_iov = (struct iovec *)v;   /* sendmsg does not write to it */
+        m.msg_iovlen = (size_t)n;
+        k = sendmsg(r->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                park_set_gone(r);
+                return -1;
+            }
+            k = 0;
+        }
+        sent = (size_t)k;
+    }
+    for (int i = 0; i < n; i++) {
+        if (sent >= v[i].iov_len) {
+            sent -= v[i].iov_len;
+            continue;
+        }
+        evbuffer_add(out, (const char *)v[i].iov_base + sent, v[i].iov_len - sent);
+        sent = 0;
+    }
+    return 0;
+}
+
+int park_writev(struct park_req *r, const struct iovec *iov, int iovcnt)
+{
+    struct iovec v[PARK_IOV_MAX + 1];
+    struct evbuffer *out;
+    FCGI_Header h;
+    size_t total = 0, off = 0;
+    int i = 0, rc = -1;
+
+    if (iovcnt < 1 || iovcnt > PARK_IOV_MAX || r->gone || r->ended)
+        goto out;
+    for (int j = 0; j < iovcnt; j++) {
+        if (iov[j].iov_len > SIZE_MAX - total)
+            goto out;
+        total += iov[j].iov_len;
+    }
+    /* Records of up to 65535 bytes, each header + slices of the pieces: a
+     * record takes slices of at most iovcnt pieces, so v is big enough.
+     * Nothing to write is no record (an empty one ends stdout). */
+    while (total > 0) {
+        size_t len = total > PARK_RECORD_MAX ? PARK_RECORD_MAX : total, need = len;
+        int nv = 1;
+
+        park_header(&h, FCGI_STDOUT, r->id, len);
+        v[0].iov_base = &h;
+        v[0].iov_len = sizeof(h);
+        while (need > 0) {
+            size_t take = iov[i].iov_len - off;
+            if (take > need)
+                take = need;
+            if (take > 0) {
+                v[nv].iov_base = (char *)iov[i].iov_base + off;
+                v[nv].iov_len = take;
+                nv++;
+            }
+            off += take;
+            need -= take;
+            if (off == iov[i].iov_len) {
+                i++;
+                off = 0;
+            }
+        }
+        if (park_out(r, v, nv) < 0)
+            goto out;
+        total -= len;
+    }
+    /* A client that stopped reading: lighttpd stops reading us and the
+     * output piles up here. Treat it as gone; it resumes from its cursor. */
+    out = bufferevent_get_output(r->bev);
+    if (evbuffer_get_length(out) > r->park->max_out) {
+        log_info("park", "event=slow_consumer bytes=%zu", evbuffer_get_length(out));
+        park_set_gone(r);
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
 }
 
 int park_write(struct park_req *r, const char *data, size_t len)
 {
-    struct evbuffer *out;
+    struct iovec v = { (void *)data, len };
 
-    if (r->gone || r->ended)
-        return -1;
-    out = bufferevent_get_output(r->bev);
-    while (len > 0) {
-        size_t n = len > 65535 ? 65535 : len;
-        park_record(out, FCGI_STDOUT, r->id, n);
-        evbuffer_add(out, data, n);
-        data += n;
-        len -= n;
-    }
-    /* A client that stopped reading: lighttpd stops reading us and the
-     * output piles up here. Treat it as gone; it resumes from its cursor. */
-    if (evbuffer_get_length(out) > r->park->max_out) {
-        log_info("park", "event=slow_consumer bytes=%zu", evbuffer_get_length(out));
-        /* No on_gone callback here: the caller is in the middle of a
-         * write and handles the -1 itself. */
-        r->gone = 1;
-        r->park->gone_total++;
-        return -1;
-    }
-    return 0;
+    return park_writev(r, &v, 1);
 }
 
 int park_printf(struct park_req *r, const char *fmt, ...)
@@ -331,10 +421,24 @@ int park_printf(struct park_req *r, const char *fmt, ...)
     return rc;
 }
 
+/* The whole answer is with the kernel: close now. Input the front server
+ * sent that we did not read yet is read first, as closing a TCP socket
+ * with unread input resets it, which can cost the peer the answer it has
+ * not read yet (harmless on the usual unix socket). */
+static void park_close_now(struct park_req *r)
+{
+    char buf[512];
+
+    for (int i = 0; i < PARK_DRAIN_READS && recv(r->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+        ;
+    park_req_free(r);
+}
+
 void park_end(struct park_req *r)
 {
-    struct evbuffer *out;
+    FCGI_Header h[2];
     FCGI_EndRequestBody body;
+    struct iovec v[3];
 
     if (r->ended)
         return;
@@ -344,12 +448,20 @@ void park_end(struct park_req *r)
             park_req_free(r);
         return;   /* freed by park_mark_gone's caller after the callback */
     }
-    out = bufferevent_get_output(r->bev);
-    park_record(out, FCGI_STDOUT, r->id, 0);   /* end of stdout */
+    park_header(&h[0], FCGI_STDOUT, r->id, 0);   /* end of stdout */
     memset(&body, 0, sizeof(body));
     body.protocolStatus = FCGI_REQUEST_COMPLETE;
-    park_record(out, FCGI_END_REQUEST, r->id, sizeof(body));
-    evbuffer_add(out, &body, sizeof(body));
-    /* park_on_write frees r once the output has drained. */
-    bufferevent_enable(r->bev, EV_WRITE);
+    park_header(&h[1], FCGI_END_REQUEST, r->id, sizeof(body));
+    v[0].iov_base = &h[0];
+    v[0].iov_len = sizeof(h[0]);
+    v[1].iov_base = &h[1];
+    v[1].iov_len = sizeof(h[1]);
+    v[2].iov_base = &body;
+    v[2].iov_len = sizeof(body);
+    if (park_out(r, v, 3) < 0)
+        park_req_free(r);   /* failed: nothing more will go out */
+    else if (evbuffer_get_length(bufferevent_get_output(r->bev)) == 0)
+        park_close_now(r);
+    /* Else park_on_write frees r once the output has drained (the
+     * bufferevent watches writability while output is buffered). */
 }

@@ -3,15 +3,22 @@
  * (which parses the FastCGI params), copies the few CGI variables the
  * programs use, lets libfcgi free its stream buffers (about 17 KiB per
  * request) and hands the bare connection to the loop. From then on the
- * loop writes FCGI_STDOUT records through a bufferevent, never blocking,
- * and notices at once when the front server closes the connection (the
- * client went away; lighttpd needs "tcp-fin-propagate" for that).
+ * loop writes FCGI_STDOUT records, never blocking, and notices at once
+ * when the front server closes the connection (the client went away;
+ * lighttpd needs "tcp-fin-propagate" for that).
+ *
+ * Writes go straight to the socket while nothing is waiting to be sent;
+ * only what the socket does not take is kept in the request's bufferevent,
+ * which sends it when the socket is writable again. A live event then
+ * costs one sendmsg, not an arm/disarm of write readiness and an extra
+ * loop pass.
  *
  * Everything but park_new/park_free runs on the loop thread. */
 #ifndef SB_PARK_H
 #define SB_PARK_H
 #include <event2/event.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 enum park_var {
     PARK_METHOD, PARK_URI, PARK_QUERY, PARK_COOKIE, PARK_AUTHORIZATION, PARK_ORIGIN,
@@ -50,15 +57,29 @@ const char *park_path(const struct park_req *r);
 
 void park_on_gone(struct park_req *r, park_gone_fn fn, void *arg);
 
-/* Queues response bytes (headers first, as a CGI program writes them).
- * Returns 0, or -1 if the request is gone (also when its unsent output
- * passed max_out; on_gone is then not called: the caller ends it). */
+/* Most pieces park_writev takes in one call. */
+#define PARK_IOV_MAX 16
+
+/* Writes response bytes (headers first, as a CGI program writes them):
+ * the iovcnt pieces (1..PARK_IOV_MAX, zero-length ones allowed) go out
+ * joined, as one FastCGI record when they total at most 65535 bytes
+ * (lighttpd's work is per record), else as records of up to 65535 bytes.
+ * The pieces are copied or sent before the call returns; nothing of the
+ * caller's is kept. Returns 0, or -1 if the request is gone: closed, a
+ * send failed for another reason than a full socket, or its unsent output
+ * passed max_out. on_gone is then not called (the caller is in the middle
+ * of a write): the caller ends it with park_end. -1 also for iovcnt out
+ * of range (nothing is written). */
+int park_writev(struct park_req *r, const struct iovec *iov, int iovcnt);
+/* park_writev of one piece. */
 int park_write(struct park_req *r, const char *data, size_t len);
 int park_printf(struct park_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Ends the request: FCGI_END_REQUEST, then the connection is closed and
- * r freed once the output is flushed (at once if gone). r is invalid
- * after this call. */
+ * r freed once the output is flushed (within this call when the socket
+ * takes it all at once, or the request is gone). r is invalid after this
+ * call. Not to be called from inside park's bufferevent callbacks other
+ * than on_gone (where it only marks r, freed after the callback). */
 void park_end(struct park_req *r);
 
 #endif
