@@ -24,7 +24,7 @@ static void sse_event(struct hub_sub *s, const char *json, size_t len, void *arg
     v[3].iov_len = len;
     v[4].iov_base = (void *)"\n\n";
     v[4].iov_len = 2;
-    if (park_writev(p->pr, v, 5) < 0)
+    if (park_queuev(p->pr, v, 5) < 0)
         p->dead = 1;   /* ended at the flush: not from inside the hub */
 }
 
@@ -33,7 +33,7 @@ static void sse_flush(struct hub_sub *s, void *arg)
     struct poll_req *p = arg;
 
     (void)s;
-    if (p->dead)
+    if (p->dead || (p->pr && park_flush(p->pr) < 0))
         poll_finish(p);
 }
 

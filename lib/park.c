@@ -32,6 +32,7 @@ struct park_req {
     unsigned ended : 1;          /* park_end called */
     unsigned gone : 1;           /* connection closed or failed */
     unsigned in_cb : 1;          /* inside a bufferevent callback */
+    unsigned want_write : 1;     /* the bufferevent waits for writability */
     park_gone_fn on_gone;
     void *gone_arg;
     struct park_req *qnext;      /* hand-off queue */
@@ -161,11 +162,13 @@ static void park_on_read(struct bufferevent *bev, void *arg)
     evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
 }
 
+/* Everything buffered went out: back to writing at park_flush. */
 static void park_on_write(struct bufferevent *bev, void *arg)
 {
     struct park_req *r = arg;
 
-    (void)bev;
+    r->want_write = 0;
+    bufferevent_disable(bev, EV_WRITE);
     if (r->ended)
         park_req_free(r);
 }
@@ -205,8 +208,11 @@ static void park_on_wake(evutil_socket_t fd, short what, void *arg)
             park_req_free(r);
             continue;
         }
-        /* r->fd stays: the bufferevent owns (closes) it, park_out sends on it. */
+        /* r->fd stays: the bufferevent owns (closes) it, park_flush writes on it. */
         bufferevent_setcb(r->bev, park_on_read, park_on_write, park_on_event, r);
+        /* Writing is park_flush's: the bufferevent writes only while the
+         * socket is backed up. */
+        bufferevent_disable(r->bev, EV_WRITE);
         bufferevent_enable(r->bev, EV_READ);
         p->handler(r, p->arg);
     }
@@ -294,47 +300,43 @@ static void park_header(FCGI_Header *h, unsigned char type, unsigned short id, s
     h->reserved = 0;
 }
 
-/* Puts the bytes of v[0..n) on the connection, in order after anything
- * still buffered. With nothing buffered they go straight to the socket:
- * appending to the bufferevent would switch write readiness watching on
- * and off again (two epoll_ctl and a loop pass) for every record. Only
- * what the socket does not take now is buffered; the bufferevent then
- * waits for writability. Returns 0, or -1 if the send failed for another
- * reason than a full socket (r is then gone). */
-static int park_out(struct park_req *r, const struct iovec *v, int n)
+/* Appends v[0..n) to the connection's output, after anything still
+ * buffered; park_flush writes it. */
+static void park_out(struct park_req *r, const struct iovec *v, int n)
 {
     struct evbuffer *out = bufferevent_get_output(r->bev);
-    size_t sent = 0;
 
-    if (evbuffer_get_length(out) == 0) {
-        struct msghdr m;
-        ssize_t k;
+    for (int i = 0; i < n; i++)
+        evbuffer_add(out, v[i].iov_base, v[i].iov_len);
+}
 
-        memset(&m, 0, sizeof(m));
-        m.msg_iov = (struct iovec *)v;   /* sendmsg does not write to it */
-        m.msg_iovlen = (size_t)n;
-        k = sendmsg(r->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                park_set_gone(r);
-                return -1;
-            }
-            k = 0;
-        }
-        sent = (size_t)k;
+int park_flush(struct park_req *r)
+{
+    struct evbuffer *out;
+    int k;
+
+    if (r->gone || r->want_write)
+        return r->gone ? -1 : 0;
+    out = bufferevent_get_output(r->bev);
+    if (evbuffer_get_length(out) == 0)
+        return 0;
+    /* A socket bufferevent keeps the start of its output frozen and thaws
+     * it only around its own writes: do as it does. */
+    evbuffer_unfreeze(out, 1);
+    k = evbuffer_write(out, r->fd);
+    evbuffer_freeze(out, 1);
+    if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        park_set_gone(r);
+        return -1;
     }
-    for (int i = 0; i < n; i++) {
-        if (sent >= v[i].iov_len) {
-            sent -= v[i].iov_len;
-            continue;
-        }
-        evbuffer_add(out, (const char *)v[i].iov_base + sent, v[i].iov_len - sent);
-        sent = 0;
+    if (evbuffer_get_length(out) > 0) {
+        r->want_write = 1;
+        bufferevent_enable(r->bev, EV_WRITE);
     }
     return 0;
 }
 
-int park_writev(struct park_req *r, const struct iovec *iov, int iovcnt)
+int park_queuev(struct park_req *r, const struct iovec *iov, int iovcnt)
 {
     struct iovec v[PARK_IOV_MAX + 1];
     struct evbuffer *out;
@@ -375,8 +377,7 @@ int park_writev(struct park_req *r, const struct iovec *iov, int iovcnt)
                 off = 0;
             }
         }
-        if (park_out(r, v, nv) < 0)
-            goto out;
+        park_out(r, v, nv);
         total -= len;
     }
     /* A client that stopped reading: lighttpd stops reading us and the
@@ -390,6 +391,11 @@ int park_writev(struct park_req *r, const struct iovec *iov, int iovcnt)
     rc = 0;
 out:
     return rc;
+}
+
+int park_writev(struct park_req *r, const struct iovec *iov, int iovcnt)
+{
+    return park_queuev(r, iov, iovcnt) < 0 ? -1 : park_flush(r);
 }
 
 int park_write(struct park_req *r, const char *data, size_t len)
@@ -458,7 +464,8 @@ void park_end(struct park_req *r)
     v[1].iov_len = sizeof(h[1]);
     v[2].iov_base = &body;
     v[2].iov_len = sizeof(body);
-    if (park_out(r, v, 3) < 0)
+    park_out(r, v, 3);
+    if (park_flush(r) < 0)
         park_req_free(r);   /* failed: nothing more will go out */
     else if (evbuffer_get_length(bufferevent_get_output(r->bev)) == 0)
         park_close_now(r);

@@ -71,6 +71,18 @@ void park_on_gone(struct park_req *r, park_gone_fn fn, void *arg);
  * of a write): the caller ends it with park_end. -1 also for iovcnt out
  * of range (nothing is written). */
 int park_writev(struct park_req *r, const struct iovec *iov, int iovcnt);
+/* park_writev in two steps, for a burst of records to many requests (one
+ * event to every stream): park_queuev appends the record(s) to the
+ * request's output, park_flush writes what is queued with one system
+ * call, straight to the socket unless earlier output is still waiting for
+ * writability (then the bufferevent writes it all when it can). Same
+ * returns as park_writev. Writing each stream's record as the event is
+ * handed out, between the hub's work for the other streams, wakes
+ * lighttpd for a few records at a time: it and the clients then spend
+ * more CPU per record than when the writes come together at the end of
+ * the batch (doc/benchmarks.md). */
+int park_queuev(struct park_req *r, const struct iovec *iov, int iovcnt);
+int park_flush(struct park_req *r);
 /* park_writev of one piece. */
 int park_write(struct park_req *r, const char *data, size_t len);
 int park_printf(struct park_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
