@@ -1,7 +1,9 @@
 /* chat-poll — GET /api/poll (plain poll and long-poll) and GET
  * /api/stream (Server-Sent Events). One accept thread, one libevent loop:
  * a waiting request costs a small struct and its hub subscription, no
- * thread and no Redis connection (see lib/park.h and lib/hub.h). */
+ * thread and no Redis connection (see lib/park.h and lib/hub.h). A
+ * logout (chat-auth publishes the session's key) ends the session's
+ * open requests. */
 #include <event2/thread.h>
 #include <fcgiapp.h>
 #include <signal.h>
@@ -39,6 +41,13 @@ static void poll_reply_error(struct park_req *pr, int err, const char *message)
 void poll_finish(struct poll_req *p)
 {
     struct poll_srv *srv = p->srv;
+
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        srv->reqs = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
 
     if (p->sub) {
         hub_sub_close(p->sub);
@@ -93,6 +102,12 @@ static void poll_on_session(struct ardb *a, redisReply *reply, void *arg)
         return poll_fail(p, CHAT_ERR_UNAVAILABLE, "try again shortly");
     if (reply->type != REDIS_REPLY_STRING || user_id_set(&p->me, reply->str) < 0)
         return poll_fail(p, CHAT_ERR_UNAUTH, "not signed in");
+    if (p->signed_out) {
+        /* Looked up just before its logout, whose notice came first. */
+        srv->logout_closes++;
+        log_info("poll", "event=session_ended user=%s", p->me.name);
+        return poll_fail(p, CHAT_ERR_UNAUTH, "signed out");
+    }
     rc = hub_sub_start(srv->hub, &p->me, p->cursor, p->stream ? &poll_sse_ops : &poll_longpoll_ops,
                        p, &p->sub);
     if (rc < 0)
@@ -117,6 +132,109 @@ static void poll_on_gone_early(struct park_req *pr, void *arg)
     p->pr = NULL;
 }
 
+/* Ends a request whose session was deleted (PROTOCOL.md: logout closes
+ * the session's connections): a long-poll still without headers gets the
+ * 401 now, a parked one its answer (its next poll is then refused), a
+ * stream ends (the EventSource's reconnect is refused). */
+static void poll_sign_out(struct poll_req *p)
+{
+    struct poll_srv *srv = p->srv;
+
+    if (!p->sub) {
+        /* Its session lookup is in flight (or it left meanwhile): refused
+         * when the lookup answers. */
+        p->signed_out = 1;
+        return;
+    }
+    srv->logout_closes++;
+    log_info("poll", "event=session_ended user=%s", p->me.name);
+    if (!p->head_sent)
+        poll_fail(p, CHAT_ERR_UNAUTH, "signed out");
+    else if (p->stream)
+        poll_finish(p);
+    else
+        poll_longpoll_end(p);
+}
+
+/* Every request of the session skey: a few per user, so a walk of the
+ * list per logout (logouts are rare next to events). */
+static void poll_logout(struct poll_srv *srv, const char *skey)
+{
+    /* next is taken first: signing out frees the request. */
+    for (struct poll_req *p = srv->reqs, *next; p; p = next) {
+        next = p->next;
+        if (strcmp(p->skey, skey) == 0)
+            poll_sign_out(p);
+    }
+}
+
+/* A session re-check: the session key follows the struct. */
+struct poll_check {
+    struct poll_srv *srv;
+    char skey[];
+};
+
+static void poll_on_check(struct ardb *a, redisReply *reply, void *arg)
+{
+    struct poll_check *c = arg;
+
+    (void)a;
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0)
+        poll_logout(c->srv, c->skey);
+    free(c);
+}
+
+/* Logouts published while the subscription was down were not heard: ask
+ * whether each open request's session still exists. Waits for the
+ * command connection, which comes back on its own schedule. */
+static void poll_on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    struct timeval again = { 0, 250 * 1000 };
+    struct poll_srv *srv = arg;
+
+    (void)fd;
+    (void)what;
+    for (struct poll_req *p = srv->reqs; p; p = p->next) {
+        size_t n = strlen(p->skey) + 1;
+        struct poll_check *c = xmalloc(sizeof(*c) + n);
+
+        c->srv = srv;
+        memcpy(c->skey, p->skey, n);
+        if (ardb_cmd(hub_ardb(srv->hub), poll_on_check, c, "EXISTS %s", c->skey) < 0) {
+            free(c);
+            evtimer_add(srv->recheck, &again);   /* all again once Redis is back */
+            return;
+        }
+    }
+}
+
+/* Logouts published by chat-auth (the payload is the session's key), and
+ * the confirmation of our subscription. */
+static void poll_on_logout(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct poll_srv *srv = priv;
+    redisReply *reply = r;
+    const char *kind;
+
+    (void)ac;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+        reply->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    kind = reply->element[0]->str;
+    if (strcmp(kind, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING)
+        poll_logout(srv, reply->element[2]->str);
+    else if (strcmp(kind, "subscribe") == 0)
+        event_active(srv->recheck, EV_TIMEOUT, 0);
+}
+
+static void poll_on_notices_state(struct ardb *a, int up, void *arg)
+{
+    struct poll_srv *srv = arg;
+
+    if (up)
+        ardb_subscribe(a, poll_on_logout, srv, srv->logout_channel);
+}
+
 static void poll_metrics(struct poll_srv *srv, struct park_req *pr)
 {
     struct hub_stats st;
@@ -139,11 +257,13 @@ static void poll_metrics(struct poll_srv *srv, struct park_req *pr)
                 "chatpoll_resets_total %lu\n"
                 "chatpoll_notifications_total %lu\n"
                 "chatpoll_channel_reads_total %lu\n"
-                "chatpoll_sweep_wakeups_total %lu\n",
+                "chatpoll_sweep_wakeups_total %lu\n"
+                "chatpoll_logout_closes_total %lu\n",
                 park_active(srv->park) - 1, srv->longpolls, srv->streams, srv->requests, srv->timeouts,
-                park_gone_total(srv->park), online_count(srv->online), hub_is_up(srv->hub),
-                hub_reconnects(srv->hub), st.chans, st.subscribed, st.events, st.resets,
-                st.notifications, st.reads, st.sweeps_found);
+                park_gone_total(srv->park), online_count(srv->online),
+                hub_is_up(srv->hub) && ardb_is_up(srv->notices),
+                hub_reconnects(srv->hub) + ardb_reconnects(srv->notices), st.chans, st.subscribed,
+                st.events, st.resets, st.notifications, st.reads, st.sweeps_found, srv->logout_closes);
     park_end(pr);
 }
 
@@ -200,7 +320,12 @@ static void poll_handle(struct park_req *pr, void *arg)
     last_id = park_env(pr, PARK_LAST_EVENT_ID);
     if (stream && last_id[0])
         cursor = last_id;   /* an EventSource reconnecting by itself */
-    p = xcalloc(1, sizeof(*p));
+    p = xcalloc(1, sizeof(*p) + strlen(skey) + 1);
+    strcpy(p->skey, skey);
+    p->next = srv->reqs;
+    if (srv->reqs)
+        srv->reqs->prev = p;
+    srv->reqs = p;
     p->srv = srv;
     p->pr = pr;
     p->stream = stream;
@@ -265,6 +390,11 @@ int main(int argc, char **argv)
         goto out;
     hub_new(&srv.hub, srv.base, &cfg);
     online_new(&srv.online, srv.base, hub_ardb(srv.hub), &cfg);
+    /* The hub's subscriber connection is its own: logouts get another,
+     * as in wsgate. */
+    session_logout_channel(cfg.key_prefix, srv.logout_channel);
+    srv.recheck = evtimer_new(srv.base, poll_on_recheck, &srv);
+    ardb_new(&srv.notices, srv.base, &cfg, "logout", 1, poll_on_notices_state, &srv);
     {
         /* The accept thread must not take our signals. */
         sigset_t all, old;
@@ -290,6 +420,9 @@ out:
         if (sigs[i])
             event_free(sigs[i]);
     park_free(srv.park);
+    ardb_free(srv.notices);
+    if (srv.recheck)
+        event_free(srv.recheck);
     online_free(srv.online);
     hub_free(srv.hub);
     if (srv.base)

@@ -6,8 +6,10 @@
 #define SB_POLL_H
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include "ardb.h"
 #include "config.h"
 #include "hub.h"
+#include "keys.h"
 #include "online.h"
 #include "park.h"
 #include "user.h"
@@ -18,8 +20,13 @@ struct poll_srv {
     struct hub *hub;
     struct online *online;
     struct park *park;
+    struct ardb *notices;               /* SUBSCRIBE <prefix>logout */
+    struct event *recheck;              /* sessions re-checked after (re)subscribing */
+    struct poll_req *reqs;              /* every request with a session key */
+    char logout_channel[KEY_MAX];
     unsigned long longpolls, streams;   /* live now */
     unsigned long requests, timeouts;   /* totals */
+    unsigned long logout_closes;        /* requests ended by a logout */
 };
 
 struct poll_req {
@@ -37,6 +44,10 @@ struct poll_req {
     int head_sent;              /* response headers written */
     int dead;                   /* a write failed: end at the next flush */
     int online;                 /* counted in srv->online */
+    int signed_out;             /* logged out while its session was looked up */
+    struct poll_req *prev, *next;   /* srv->reqs */
+    char skey[];                /* its session's key: what chat-auth publishes
+                                   on the logout channel */
 };
 
 extern const struct hub_sub_ops poll_longpoll_ops;
@@ -46,6 +57,9 @@ extern const struct hub_sub_ops poll_sse_ops;
  * p when the connection is found gone. */
 void poll_longpoll_start(struct poll_req *p);
 void poll_sse_start(struct poll_req *p);
+/* A parked long-poll whose response headers went out: answers now with
+ * what it has and ends (frees p). */
+void poll_longpoll_end(struct poll_req *p);
 
 /* Ends the request and frees p (the one way out for every path). */
 void poll_finish(struct poll_req *p);

@@ -100,6 +100,11 @@ const struct hub_sub_ops poll_longpoll_ops = {
     longpoll_event, longpoll_flush, longpoll_ready, longpoll_failed,
 };
 
+void poll_longpoll_end(struct poll_req *p)
+{
+    longpoll_answer(p);
+}
+
 void poll_longpoll_start(struct poll_req *p)
 {
     p->events = evbuffer_new();
