@@ -451,17 +451,13 @@ static void lp_open(struct lp *lp, struct lp_client *c)
 
 /* ------------------------------------------------------------ responses */
 
+static void lp_event_text(struct lp *lp, struct lp_client *c, const char *p, size_t n, long long now);
+
 static void lp_sse_line(struct lp *lp, struct lp_client *c, char *line, long long now)
 {
     if (line[0] == '\0') {              /* dispatch */
         if (c->sse_data.len) {
-            cJSON *ev = cJSON_ParseWithLength(c->sse_data.p, c->sse_data.len);
-
-            if (ev)
-                lp_on_event(lp, c, ev, now);
-            else
-                lp->parse_errors++;
-            cJSON_Delete(ev);
+            lp_event_text(lp, c, c->sse_data.p, c->sse_data.len, now);
             c->sse_data.len = 0;
         }
         return;
@@ -679,34 +675,22 @@ static const char *lp_jfind(const char *p, size_t n, const char *key, size_t *vl
     return v;
 }
 
-/* One text message from the server: hello, an event (with "cursor"), pong. */
-static void lp_ws_message(struct lp *lp, struct lp_client *c, const char *p, size_t n, long long now)
+/* One event's JSON, read without a JSON parser (the same for every
+ * transport, so their clients cost the same per event): type, chan, id
+ * and text are all that is counted. */
+static void lp_event_text(struct lp *lp, struct lp_client *c, const char *p, size_t n, long long now)
 {
-    size_t tl = 0, cl = 0, chl = 0, il = 0, xl = 0;
-    int ts = 0, cs = 0, chs = 0, is = 0, xs = 0;
+    size_t tl = 0, chl = 0, il = 0, xl = 0;
+    int ts = 0, chs = 0, is = 0, xs = 0;
     const char *type = lp_jfind(p, n, "type", &tl, &ts);
-    const char *cur = lp_jfind(p, n, "cursor", &cl, &cs);
     const char *chan, *id, *text;
     char chanb[128], textb[256];
 
     if (!type || !ts) {
         if (lp->parse_errors++ < 5)
-            fprintf(stderr, "loadpoll: message without type: %.*s\n", (int)(n < 200 ? n : 200), p);
+            fprintf(stderr, "loadpoll: event without type: %.*s\n", (int)(n < 200 ? n : 200), p);
         return;
     }
-    if (cur && cs) {
-        c->cursor = lp_xrealloc(c->cursor, cl + 1);
-        memcpy(c->cursor, cur, cl);
-        c->cursor[cl] = '\0';
-    }
-    if (tl == 5 && memcmp(type, "hello", 5) == 0) {
-        lp->ws_hellos++;
-        lp_set_parked(lp, c, 1);
-        lp_set_fresh(lp, c, 0);
-        return;
-    }
-    if (tl == 4 && (memcmp(type, "pong", 4) == 0))
-        return;
     chan = lp_jfind(p, n, "chan", &chl, &chs);
     id = lp_jfind(p, n, "id", &il, &is);
     text = lp_jfind(p, n, "text", &xl, &xs);
@@ -724,6 +708,30 @@ static void lp_ws_message(struct lp *lp, struct lp_client *c, const char *p, siz
     }
     lp_on_event_fields(lp, c, chan, id && !is ? strtoll(id, NULL, 10) : 0, id && !is,
                        tl == 3 && memcmp(type, "msg", 3) == 0, text, now);
+}
+
+/* One text message from the server: hello, an event (with "cursor"), pong. */
+static void lp_ws_message(struct lp *lp, struct lp_client *c, const char *p, size_t n, long long now)
+{
+    size_t tl = 0, cl = 0;
+    int ts = 0, cs = 0;
+    const char *type = lp_jfind(p, n, "type", &tl, &ts);
+    const char *cur = lp_jfind(p, n, "cursor", &cl, &cs);
+
+    if (cur && cs) {
+        c->cursor = lp_xrealloc(c->cursor, cl + 1);
+        memcpy(c->cursor, cur, cl);
+        c->cursor[cl] = '\0';
+    }
+    if (type && ts && tl == 5 && memcmp(type, "hello", 5) == 0) {
+        lp->ws_hellos++;
+        lp_set_parked(lp, c, 1);
+        lp_set_fresh(lp, c, 0);
+        return;
+    }
+    if (type && ts && tl == 4 && memcmp(type, "pong", 4) == 0)
+        return;
+    lp_event_text(lp, c, p, n, now);
 }
 
 static int lp_ws_close_slot(int code)
