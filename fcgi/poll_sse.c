@@ -3,28 +3,34 @@
  * leaves (or its output backs up, then it resumes with Last-Event-ID). */
 #include "poll.h"
 
+/* Queues one message: "id: <cursor>", a "data:" line if json, the blank
+ * line. One FastCGI record, from its pieces: lighttpd's work per stream
+ * and event is per record, and this runs for every stream of every event,
+ * so it neither allocates nor formats. */
+static int sse_queue(struct poll_req *p, struct hub_sub *s, const char *json, size_t len)
+{
+    struct iovec v[5];
+    size_t clen;
+    int n = 0;
+
+    v[n++] = (struct iovec){ (void *)"id: ", 4 };
+    v[n].iov_base = (void *)hub_sub_cursor_peek(s, &clen);
+    v[n++].iov_len = clen;
+    if (json) {
+        v[n++] = (struct iovec){ (void *)"\ndata: ", 7 };
+        v[n++] = (struct iovec){ (void *)json, len };
+    }
+    v[n++] = (struct iovec){ (void *)"\n\n", 2 };
+    return park_queuev(p->pr, v, n);
+}
+
 static void sse_event(struct hub_sub *s, const char *json, size_t len, void *arg)
 {
     struct poll_req *p = arg;
-    struct iovec v[5];
-    size_t clen;
 
     if (p->dead || !p->pr)
         return;
-    /* One FastCGI record per event, written from the pieces: lighttpd's
-     * work per stream and event is per record, and this runs for every
-     * stream of every event, so it neither allocates nor formats. */
-    v[0].iov_base = (void *)"id: ";
-    v[0].iov_len = 4;
-    v[1].iov_base = (void *)hub_sub_cursor_peek(s, &clen);
-    v[1].iov_len = clen;
-    v[2].iov_base = (void *)"\ndata: ";
-    v[2].iov_len = 7;
-    v[3].iov_base = (void *)json;
-    v[3].iov_len = len;
-    v[4].iov_base = (void *)"\n\n";
-    v[4].iov_len = 2;
-    if (park_queuev(p->pr, v, 5) < 0)
+    if (sse_queue(p, s, json, len) < 0)
         p->dead = 1;   /* ended at the flush: not from inside the hub */
 }
 
@@ -51,20 +57,12 @@ static void sse_ready(struct hub_sub *s, void *arg)
 {
     struct poll_req *p = arg;
     struct timeval tv = { p->srv->cfg->sse_heartbeat, 0 };
-    struct iovec v[3];
-    size_t clen;
 
     p->ready = 1;
     /* Events of the catch-up may already be written (after these headers,
      * which went out at start); the id-only message hands a client that
      * had no cursor its starting point. */
-    v[0].iov_base = (void *)"id: ";
-    v[0].iov_len = 4;
-    v[1].iov_base = (void *)hub_sub_cursor_peek(s, &clen);
-    v[1].iov_len = clen;
-    v[2].iov_base = (void *)"\n\n";
-    v[2].iov_len = 2;
-    if (park_writev(p->pr, v, 3) < 0) {
+    if (sse_queue(p, s, NULL, 0) < 0 || park_flush(p->pr) < 0) {
         poll_finish(p);
         return;
     }
