@@ -42,14 +42,17 @@ static void longpoll_answer(struct poll_req *p)
     park_writev(p->pr, v, n);   /* a failure is the end too */
     poll_finish(p);
 }
+
 static void longpoll_event(struct hub_sub *s, const char *json, size_t len, void *arg)
 {
     struct poll_req *p = arg;
+
     (void)s;
     if (p->nevents++)
         evbuffer_add(p->events, ",", 1);
     evbuffer_add(p->events, json, len);
 }
+
 /* Answer with the first batch, but only once every channel is caught
  * up: an answer before that would carry a cursor without the channels
  * still being read. */
@@ -61,14 +64,17 @@ static void longpoll_flush(struct hub_sub *s, void *arg)
     if (p->ready && p->nevents > 0)
         longpoll_answer(p);
 }
+
 static void longpoll_on_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct poll_req *p = arg;
+
     (void)fd;
     (void)what;
     p->srv->timeouts++;
     longpoll_answer(p);
 }
+
 static void longpoll_ready(struct hub_sub *s, void *arg)
 {
     struct poll_req *p = arg;

@@ -161,7 +161,7 @@ char *cursor_encode(const struct cursor *c)
     size_t len = 0;
     int i;
 
-    if ((size_t)c->n > SIZE_MAX / CURSOR_LINE_MAX / 2 - 1)
+    if ((size_t)c->n > SIZE_MAX / CURSOR_LINE_MAX - 1)
         abort();
     text = xmalloc((size_t)c->n * CURSOR_LINE_MAX + 1);
     for (i = 0; i < c->n; i++)

@@ -29,7 +29,7 @@ char *event_with_cursor(const char *json, size_t len, const char *cursor);
 /* The same without building a string, for a transport that writes the
  * pieces itself: json[0..*body) (everything before the closing brace),
  * *sep (EVENT_CURSOR_OPEN, or without its comma for {}), the cursor (as
- * hub_sub_cursor gives it: nothing in it needs escaping), then
+ * hub_sub_cursor_peek gives it: nothing in it needs escaping), then
  * EVENT_CURSOR_CLOSE. Returns 0, or -1 if json does not end with '}'. */
 #define EVENT_CURSOR_OPEN ",\"cursor\":\""
 #define EVENT_CURSOR_CLOSE "\"}"

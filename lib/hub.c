@@ -784,11 +784,11 @@ const char *hub_sub_cursor_peek(const struct hub_sub *s, size_t *len)
      * positions always give the same string, as cursor_encode does. */
     for (int i = 0; i < s->n; i++) {
         const struct hub_watch *w = s->w[i];
-        size_t j = n++;
-        if (!w->hc || w->pos < 0) {
-            n--;
+        size_t j;
+
+        if (!w->hc || w->pos < 0)
             continue;
-        }
+        j = n++;
         while (j > 0 && strcmp(h->cw[j - 1]->hc->chan, w->hc->chan) > 0) {
             h->cw[j] = h->cw[j - 1];
             j--;
@@ -801,14 +801,6 @@ const char *hub_sub_cursor_peek(const struct hub_sub *s, size_t *len)
     hub_grow((void **)&h->cout, &h->cout_cap, cursor_encoded_len(tlen) + 1, 1);
     *len = cursor_encode_text(h->cout, h->ctext, tlen);
     return h->cout;
-}
-
-char *hub_sub_cursor(const struct hub_sub *s)
-{
-    size_t len;
-    const char *c = hub_sub_cursor_peek(s, &len);
-
-    return xstrdup(c);
 }
 
 const struct user_id *hub_sub_user(const struct hub_sub *s)

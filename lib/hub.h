@@ -71,11 +71,9 @@ int hub_sub_start(struct hub *h, const struct user_id *me, const char *cursor,
  * for it; callable from inside its own callbacks. */
 void hub_sub_close(struct hub_sub *s);
 
-/* The cursor after everything delivered so far (caller frees). */
-char *hub_sub_cursor(const struct hub_sub *s);
-/* The same without an allocation: NUL-terminated, *len bytes, in a buffer
- * of the hub that the next call of either function overwrites. Meant for
- * one cursor per delivered event; copy it to keep it. */
+/* The cursor after everything delivered so far: NUL-terminated, *len
+ * bytes, in a buffer of the hub that the next call overwrites (no
+ * allocation: this runs once per delivered event). Copy it to keep it. */
 const char *hub_sub_cursor_peek(const struct hub_sub *s, size_t *len);
 const struct user_id *hub_sub_user(const struct hub_sub *s);
 

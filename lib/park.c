@@ -1,6 +1,5 @@
 #include "park.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <fastcgi.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sockout.h"
 #include "xmalloc.h"
 
 #define PARK_RECORD_MAX 65535   /* FastCGI's content length is 16 bits */
@@ -32,7 +32,6 @@ struct park_req {
     unsigned ended : 1;          /* park_end called */
     unsigned gone : 1;           /* connection closed or failed */
     unsigned in_cb : 1;          /* inside a bufferevent callback */
-    unsigned want_write : 1;     /* the bufferevent waits for writability */
     park_gone_fn on_gone;
     void *gone_arg;
     struct park_req *qnext;      /* hand-off queue */
@@ -167,8 +166,7 @@ static void park_on_write(struct bufferevent *bev, void *arg)
 {
     struct park_req *r = arg;
 
-    r->want_write = 0;
-    bufferevent_disable(bev, EV_WRITE);
+    sockout_drained(bev);
     if (r->ended)
         park_req_free(r);
 }
@@ -210,9 +208,7 @@ static void park_on_wake(evutil_socket_t fd, short what, void *arg)
         }
         /* r->fd stays: the bufferevent owns (closes) it, park_flush writes on it. */
         bufferevent_setcb(r->bev, park_on_read, park_on_write, park_on_event, r);
-        /* Writing is park_flush's: the bufferevent writes only while the
-         * socket is backed up. */
-        bufferevent_disable(r->bev, EV_WRITE);
+        sockout_init(r->bev);   /* park_flush writes */
         bufferevent_enable(r->bev, EV_READ);
         p->handler(r, p->arg);
     }
@@ -312,26 +308,11 @@ static void park_out(struct park_req *r, const struct iovec *v, int n)
 
 int park_flush(struct park_req *r)
 {
-    struct evbuffer *out;
-    int k;
-
-    if (r->gone || r->want_write)
-        return r->gone ? -1 : 0;
-    out = bufferevent_get_output(r->bev);
-    if (evbuffer_get_length(out) == 0)
-        return 0;
-    /* A socket bufferevent keeps the start of its output frozen and thaws
-     * it only around its own writes: do as it does. */
-    evbuffer_unfreeze(out, 1);
-    k = evbuffer_write(out, r->fd);
-    evbuffer_freeze(out, 1);
-    if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    if (r->gone)
+        return -1;
+    if (sockout_flush(r->bev) < 0) {
         park_set_gone(r);
         return -1;
-    }
-    if (evbuffer_get_length(out) > 0) {
-        r->want_write = 1;
-        bufferevent_enable(r->bev, EV_WRITE);
     }
     return 0;
 }

@@ -7,11 +7,9 @@
  * when the front server closes the connection (the client went away;
  * lighttpd needs "tcp-fin-propagate" for that).
  *
- * Writes go straight to the socket while nothing is waiting to be sent;
- * only what the socket does not take is kept in the request's bufferevent,
- * which sends it when the socket is writable again. A live event then
- * costs one sendmsg, not an arm/disarm of write readiness and an extra
- * loop pass.
+ * Records are written straight to the socket with one system call per
+ * request and batch (sockout.h); only what the socket does not take waits
+ * in the request's bufferevent until the socket is writable again.
  *
  * Everything but park_new/park_free runs on the loop thread. */
 #ifndef SB_PARK_H
