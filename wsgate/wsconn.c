@@ -12,9 +12,7 @@
  * only while the socket buffer is short, so a reader that stops reading
  * is noticed (queued + buffered bytes past max_output), its queue is
  * dropped, and it is closed with 4008: it resumes from its cursor. */
-#include <errno.h>
 #include <event2/buffer.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +27,7 @@
 #include "log.h"
 #include "params.h"
 #include "req.h"
+#include "sockout.h"
 #include "valid.h"
 #include "wsconn.h"
 #include "wsframe.h"
@@ -182,32 +181,6 @@ static void wsconn_ctx_get(struct ws_conn *c)
     wsin_ctx(&c->in, &wsconn_wslay_callbacks, c, (uint64_t)c->gw->cfg->ws_max_message);
 }
 
-/* Writes what the output buffer holds straight to the socket, unless the
- * bufferevent already waits to write; only what the socket does not take
- * makes it wait. Letting the bufferevent write by itself would switch
- * write-readiness watching on and off (an epoll_ctl each, and a loop
- * wakeup) for every copy of every event. -1: the socket failed. */
-static int wsconn_out_flush(struct ws_conn *c)
-{
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    int n;
-
-    if (c->want_write || evbuffer_get_length(out) == 0)
-        return 0;
-    /* A socket bufferevent keeps the start of its output frozen and thaws
-     * it only around its own writes: do as it does. */
-    evbuffer_unfreeze(out, 1);
-    n = evbuffer_write(out, bufferevent_getfd(c->bev));
-    evbuffer_freeze(out, 1);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        return -1;
-    if (evbuffer_get_length(out) > 0) {
-        c->want_write = 1;
-        bufferevent_enable(c->bev, EV_WRITE);
-    }
-    return 0;
-}
-
 static void wsconn_close(struct ws_conn *c, uint16_t code, const char *reason)
 {
     if (!c->upgraded || c->state == WS_CLOSING)
@@ -331,11 +304,11 @@ void wsconn_pump(struct ws_conn *c)
             wsconn_frame(c, WSLAY_TEXT_FRAME, &v, 1);
             free(m);
         }
-        if (wsconn_out_flush(c) < 0) {
+        if (sockout_flush(c->bev) < 0) {
             wsconn_kill(c);
             return;
         }
-    } while (c->q && c->state == WS_OPEN && !c->want_write);
+    } while (c->q && c->state == WS_OPEN && !sockout_waiting(c->bev));
     if (evbuffer_get_length(out) == 0 &&
         ((c->state == WS_CLOSING && (!c->in.ctx || c->raw_closed)) ||
          (c->in.ctx && !c->raw_closed && !wslay_event_want_read(c->in.ctx) && !wslay_event_want_write(c->in.ctx)))) {
@@ -658,8 +631,7 @@ static void wsconn_on_write(struct bufferevent *bev, void *arg)
     struct ws_conn *c = arg;
 
     c->in_callback = 1;
-    c->want_write = 0;
-    bufferevent_disable(bev, EV_WRITE);
+    sockout_drained(bev);
     wsconn_pump(c);
     c->in_callback = 0;
     if (c->doomed)
@@ -736,9 +708,7 @@ void wsconn_accept(struct wsgate *gw, evutil_socket_t fd)
         return;
     }
     bufferevent_setcb(c->bev, wsconn_on_read, wsconn_on_write, wsconn_on_event, c);
-    /* Writing is ours (wsconn_out_flush); the bufferevent writes only
-     * while the socket is backed up. */
-    bufferevent_disable(c->bev, EV_WRITE);
+    sockout_init(c->bev);   /* wsconn_pump writes */
     bufferevent_enable(c->bev, EV_READ);
     c->timer = evtimer_new(gw->base, wsconn_on_timer, c);
     evtimer_add(c->timer, &tv);
@@ -760,6 +730,15 @@ void wsconn_close_all(struct wsgate *gw)
             wsconn_destroy(c);
         }
     }
+}
+
+unsigned long wsconn_readers(const struct wsgate *gw)
+{
+    unsigned long n = 0;
+
+    for (const struct ws_conn *c = gw->conns; c; c = c->next)
+        n += c->in.ctx != NULL;
+    return n;
 }
 
 void wsconn_logout(struct wsgate *gw, const char *skey)

@@ -30,7 +30,6 @@ struct ws_conn {
     struct ws_msg *q, *q_tail;     /* events not framed yet */
     size_t q_bytes;
     int refs;                      /* owner + sender jobs + session reply */
-    unsigned want_write : 1;       /* the bufferevent waits to write */
     int online;
     int ping_outstanding;
     int upgraded;                  /* counted in connections, not handshaking */

@@ -83,11 +83,12 @@ static void wsgate_on_metrics(struct evhttp_request *req, void *arg)
                         "wsgate_sends_total %lu\nwsgate_typing_total %lu\n"
                         "wsgate_redis_up %d\nwsgate_redis_reconnects_total %lu\n"
                         "wsgate_keyspace_subscriptions %lu\nwsgate_channels %lu\n"
-                        "wsgate_online_users %lu\nwsgate_resets_total %lu\n",
+                        "wsgate_online_users %lu\nwsgate_resets_total %lu\n"
+                        "wsgate_wslay_contexts %lu\n",
                         gw->st.frames_in, gw->st.frames_out, gw->st.events_out, gw->st.replays,
                         gw->st.slow_closes, gw->st.ping_closes, gw->st.sends, gw->st.typing,
                         hub_is_up(gw->hub), hub_reconnects(gw->hub), hs.subscribed, hs.chans,
-                        online_count(gw->online), hs.resets);
+                        online_count(gw->online), hs.resets, wsconn_readers(gw));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
     evbuffer_free(b);

@@ -55,6 +55,9 @@ struct wsgate {
 void wsconn_accept(struct wsgate *gw, evutil_socket_t fd);
 /* Shutdown: close every connection with 1001 (going away). */
 void wsconn_close_all(struct wsgate *gw);
+/* Open connections that hold a wslay event context now (reading part of
+ * a frame or closing); idle ones hold none. For /metrics. */
+unsigned long wsconn_readers(const struct wsgate *gw);
 /* A session was deleted (logout): close its sockets with 4001. */
 void wsconn_logout(struct wsgate *gw, const char *skey);
 

@@ -226,7 +226,8 @@ test('protocol errors in fragmentation → close 1002', async () => {
     ws.sendFrame({ opcode: OP.CONT, payload: '{"op":"ping"}' });
   });
   await violation('new text frame inside a fragmented message', 1002, (ws) => {
-    ws.sendFrame({ opcode: OP.TEXT, fin: false, payload: '{"op":' });
+    const n2 = ws.msgs.length;
+  ws.sendFrame({ opcode: OP.TEXT, fin: false, payload: '{"op":' });
     ws.sendFrame({ opcode: OP.TEXT, payload: '"ping"}' });
   });
 });
@@ -411,6 +412,42 @@ test('invalid JSON or an unknown op → error message, the connection stays', as
   ws.send({ op: 'ping' });
   await ws.waitMsg((m) => m.type === 'pong', { from, timeout: WAIT_MS, what: 'pong after errors' });
   assert.equal(ws.closeFrame, null, ws.describe());
+  ws.close();
+  open.delete(ws);
+});
+
+test('an idle socket holds no wslay context; a half-read frame or message keeps one until it is whole', async () => {
+  const contexts = async (want, what) => {
+    let last;
+    await waitFor(async () => {
+      last = await metrics();
+      return last.wsgate_wslay_contexts === want;
+    }, { timeout: WAIT_MS, what: `${what}: wsgate_wslay_contexts ${want} (last ${last && last.wsgate_wslay_contexts})` });
+    return last;
+  };
+  const ws = await ready();
+  ws.send({ op: 'ping' });
+  await ws.waitMsg((m) => m.type === 'pong', { timeout: WAIT_MS, what: 'pong' });
+  const m0 = await contexts(0, 'after a whole message');
+  assert.ok(m0.wsgate_connections >= 1, 'the socket is still open');
+
+  // Three bytes of a frame: its header is half read.
+  const frame = buildFrame({ opcode: OP.TEXT, payload: '{"op":"ping"}' });
+  const n1 = ws.msgs.length;
+  ws.write(frame.subarray(0, 3));
+  await contexts(1, 'a frame cut inside its header');
+  ws.write(frame.subarray(3));
+  await ws.waitMsg((m) => m.type === 'pong', { from: n1, timeout: WAIT_MS, what: 'pong for the joined frame' });
+  await contexts(0, 'the frame completed');
+
+  // A whole first fragment: the message is unfinished.
+  const n2 = ws.msgs.length;
+  ws.sendFrame({ opcode: OP.TEXT, fin: false, payload: '{"op":' });
+  await contexts(1, 'a fragmented message without its last fragment');
+  ws.sendFrame({ opcode: OP.CONT, fin: true, payload: '"ping"}' });
+  await ws.waitMsg((m) => m.type === 'pong', { from: n2, timeout: WAIT_MS, what: 'pong for the fragments' });
+  await contexts(0, 'the message completed');
+  assert.equal(ws.msgs.filter((m) => m.type === 'error').length, 0, `no error: ${ws.describe()}`);
   ws.close();
   open.delete(ws);
 });
