@@ -101,7 +101,8 @@ say "room $ROOM: $MEMBERS members (users $USERS + publisher)"
 
 # ------------------------------------------------------------ scenarios
 stat() { # LABEL [extra NAME=PID...]
-    "$LOADPOLL" stat -l "$1" lighttpd="$(lighttpd_pid)" chat-poll="$(kid_of_lighttpd chat-poll)" \
+    # shellcheck disable=SC2046
+    "$LOADPOLL" stat -l "$1" $(lighttpd_stat_args) chat-poll="$(kid_of_lighttpd chat-poll)" \
         chat-api="$(kid_of_lighttpd chat-api)" redis="$(cat "$VAR/redis.pid")" "${@:2}"
 }
 

@@ -165,7 +165,7 @@ scenario() {
     say "wsgate pids: ${WSPIDS[*]}"
     if [ "$via" = proxy ]; then
         addr="127.0.0.1:$SB_PORT"
-        withl=(lighttpd="$(lighttpd_pid)")
+        mapfile -t withl < <(lighttpd_stat_args)
     else
         addr="127.0.0.1:$SB_WS_PORT"
     fi

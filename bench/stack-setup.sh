@@ -16,7 +16,7 @@ MAXCONNS=$(((MAXFDS - 200) / 2))
 sed -e "s/^server\.max-fds .*/server.max-fds              = $MAXFDS/" \
     -e "s/^server\.max-connections .*/server.max-connections      = $MAXCONNS/" \
     "$VAR/lighttpd.conf" >"$VAR/lighttpd-bench.conf"
-grep -E '^server\.(max-fds|max-connections|stream-response-body)' "$VAR/lighttpd-bench.conf" >"$OUT/lighttpd-settings.txt"
+grep -E '^server\.(max-fds|max-connections|stream-response-body|max-worker)' "$VAR/lighttpd-bench.conf" >"$OUT/lighttpd-settings.txt"
 cp "$VAR/lighttpd-bench.conf" "$VAR/switchboard.conf" "$OUT/"
 
 wait_for() { # SECONDS CMD...: 0 once CMD succeeds, 1 at the deadline
@@ -28,22 +28,33 @@ wait_for() { # SECONDS CMD...: 0 once CMD succeeds, 1 at the deadline
     done
 }
 lighttpd_pid() { cat "$VAR/lighttpd.pid" 2>/dev/null; }
-# (pids of the FastCGI programs: children of lighttpd, by command name)
-kid_of_lighttpd() {
-    local want="$1" lp f st rest ppid
+# lighttpd=PID for the server and each of its worker processes, for
+# `loadpoll stat` (which adds up the CPU and RSS of one name).
+lighttpd_stat_args() {
+    local lp w
     lp="$(lighttpd_pid)"
+    printf 'lighttpd=%s\n' "$lp"
+    for w in $(kids_of "$lp" lighttpd); do printf 'lighttpd=%s\n' "$w"; done
+}
+# kids_of PID NAME: the pids of PID's children called NAME, one a line.
+kids_of() {
+    local f st rest ppid
     for f in /proc/[0-9]*/stat; do
         read -r st 2>/dev/null <"$f" || continue
         rest="${st##*) }"
         read -r _ ppid _ <<<"$rest"
-        [ "$ppid" = "$lp" ] || continue
-        if [ "$(cat "${f%/stat}/comm" 2>/dev/null)" = "$want" ]; then
+        [ "$ppid" = "$1" ] || continue
+        if [ "$(cat "${f%/stat}/comm" 2>/dev/null)" = "$2" ]; then
             f="${f#/proc/}"
-            printf '%s' "${f%/stat}"
-            return 0
+            printf '%s\n' "${f%/stat}"
         fi
     done
-    return 1
+}
+# (the pid of a FastCGI program: a child of lighttpd, by command name)
+kid_of_lighttpd() {
+    local pid
+    pid="$(kids_of "$(lighttpd_pid)" "$1" | head -n 1)"
+    [ -n "$pid" ] && printf '%s' "$pid"
 }
 http_up() { curl -s -m 2 -o /dev/null "$URL/api/poll/metrics"; }
 start_lighttpd() {
