@@ -61,6 +61,8 @@ void poll_finish(struct poll_req *p)
         online_remove(srv->online, &p->me);
     if (p->timer)
         event_free(p->timer);
+    if (p->stall)
+        event_free(p->stall);
     if (p->events)
         evbuffer_free(p->events);
     if (p->pr)
@@ -258,12 +260,14 @@ static void poll_metrics(struct poll_srv *srv, struct park_req *pr)
                 "chatpoll_notifications_total %lu\n"
                 "chatpoll_channel_reads_total %lu\n"
                 "chatpoll_sweep_wakeups_total %lu\n"
-                "chatpoll_logout_closes_total %lu\n",
+                "chatpoll_logout_closes_total %lu\n"
+                "chatpoll_slow_consumer_closes_total %lu\n",
                 park_active(srv->park) - 1, srv->longpolls, srv->streams, srv->requests, srv->timeouts,
                 park_gone_total(srv->park), online_count(srv->online),
                 hub_is_up(srv->hub) && ardb_is_up(srv->notices),
                 hub_reconnects(srv->hub) + ardb_reconnects(srv->notices), st.chans, st.subscribed,
-                st.events, st.resets, st.notifications, st.reads, st.sweeps_found, srv->logout_closes);
+                st.events, st.resets, st.notifications, st.reads, st.sweeps_found, srv->logout_closes,
+                srv->slow_closes);
     park_end(pr);
 }
 

@@ -27,6 +27,7 @@ struct poll_srv {
     unsigned long longpolls, streams;   /* live now */
     unsigned long requests, timeouts;   /* totals */
     unsigned long logout_closes;        /* requests ended by a logout */
+    unsigned long slow_closes;          /* streams whose reader stalled */
 };
 
 struct poll_req {
@@ -38,11 +39,13 @@ struct poll_req {
     long long timeout_s;        /* poll only */
     char *cursor;               /* owned, until the subscriber starts */
     struct event *timer;        /* poll timeout / SSE heartbeat */
+    struct event *stall;        /* SSE: held too long without draining */
     struct evbuffer *events;    /* poll: events joined with ',' */
     int nevents;
     int ready;                  /* hub start done */
     int head_sent;              /* response headers written */
     int dead;                   /* a write failed: end at the next flush */
+    int held;                   /* SSE: output backed up, hub held */
     int online;                 /* counted in srv->online */
     int signed_out;             /* logged out while its session was looked up */
     struct poll_req *prev, *next;   /* srv->reqs */

@@ -6,6 +6,11 @@
 
 #define LONGPOLL_HEAD "Status: 200 OK\r\nContent-Type: application/json\r\n" \
                       "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+/* An answer carries about this much at most: a client that missed
+ * megabytes catches up in several answers (the hub is held, so the
+ * cursor stops at the last event included), and an answer always fits
+ * the output limit. */
+#define LONGPOLL_ANSWER_MAX (256 * 1024)
 /* Pieces of the events buffer written as they lie; more chunks than this
  * are joined first (the rest of the answer takes 5 pieces). */
 #define LONGPOLL_EVENT_PIECES (PARK_IOV_MAX - 5)
@@ -47,10 +52,11 @@ static void longpoll_event(struct hub_sub *s, const char *json, size_t len, void
 {
     struct poll_req *p = arg;
 
-    (void)s;
     if (p->nevents++)
         evbuffer_add(p->events, ",", 1);
     evbuffer_add(p->events, json, len);
+    if (evbuffer_get_length(p->events) >= LONGPOLL_ANSWER_MAX)
+        hub_sub_hold(s);   /* answered at the flush, or when ready */
 }
 
 /* Answer with the first batch, but only once every channel is caught

@@ -1,7 +1,15 @@
 /* Server-Sent Events: "id: <cursor>" + "data: <event>" per event, a
  * comment heartbeat, a retry hint. The stream stays open until the client
- * leaves (or its output backs up, then it resumes with Last-Event-ID). */
+ * leaves, or stops reading for long (then it resumes with Last-Event-ID).
+ *
+ * Flow control: once SSE_HOLD_BYTES wait for lighttpd, the hub is held
+ * (nothing more is handed to this stream, its cursor stays exact) until
+ * that output has gone out; so a catch-up of megabytes goes at the
+ * client's pace and never past the output limit. */
+#include "log.h"
 #include "poll.h"
+
+#define SSE_HOLD_BYTES (256 * 1024)
 
 /* Queues one message: "id: <cursor>", a "data:" line if json, the blank
  * line. One FastCGI record, from its pieces: lighttpd's work per stream
@@ -24,6 +32,46 @@ static int sse_queue(struct poll_req *p, struct hub_sub *s, const char *json, si
     return park_queuev(p->pr, v, n);
 }
 
+static void sse_on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    struct poll_req *p = arg;
+
+    (void)fd;
+    (void)what;
+    p->srv->slow_closes++;
+    log_info("poll", "event=slow_consumer user=%s unsent=%zu", p->me.name, p->pr ? park_unsent(p->pr) : 0);
+    poll_finish(p);
+}
+
+static void sse_hold(struct poll_req *p, struct hub_sub *s)
+{
+    /* Held this long without the output draining: the reader stalled. */
+    struct timeval tv = { p->srv->cfg->sse_stall, 0 };
+
+    hub_sub_hold(s);
+    p->held = 1;
+    if (!p->stall)
+        p->stall = evtimer_new(p->srv->base, sse_on_stall, p);
+    evtimer_add(p->stall, &tv);
+}
+
+static void sse_release(struct poll_req *p)
+{
+    p->held = 0;
+    evtimer_del(p->stall);
+    hub_sub_release(p->sub);
+}
+
+/* What waited for lighttpd has gone out: on with the stream. */
+static void sse_on_drain(struct park_req *pr, void *arg)
+{
+    struct poll_req *p = arg;
+
+    (void)pr;
+    if (p->held && p->sub)
+        sse_release(p);
+}
+
 static void sse_event(struct hub_sub *s, const char *json, size_t len, void *arg)
 {
     struct poll_req *p = arg;
@@ -32,6 +80,8 @@ static void sse_event(struct hub_sub *s, const char *json, size_t len, void *arg
         return;
     if (sse_queue(p, s, json, len) < 0)
         p->dead = 1;   /* ended at the flush: not from inside the hub */
+    else if (!p->held && park_unsent(p->pr) >= SSE_HOLD_BYTES)
+        sse_hold(p, s);
 }
 
 static void sse_flush(struct hub_sub *s, void *arg)
@@ -39,8 +89,13 @@ static void sse_flush(struct hub_sub *s, void *arg)
     struct poll_req *p = arg;
 
     (void)s;
-    if (p->dead || (p->pr && park_flush(p->pr) < 0))
+    if (p->dead || (p->pr && park_flush(p->pr) < 0)) {
         poll_finish(p);
+        return;
+    }
+    /* The socket took it all: no drain callback will come. */
+    if (p->held && p->pr && park_unsent(p->pr) == 0)
+        sse_release(p);
 }
 
 static void sse_on_heartbeat(evutil_socket_t fd, short what, void *arg)
@@ -84,6 +139,7 @@ void poll_sse_start(struct poll_req *p)
 {
     p->srv->streams++;
     p->head_sent = 1;
+    park_on_drain(p->pr, sse_on_drain, p);
     if (park_printf(p->pr, "Status: 200 OK\r\nContent-Type: text/event-stream\r\n"
                            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
                            "retry: %d\n\n", p->srv->cfg->sse_retry_ms) < 0)

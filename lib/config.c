@@ -14,7 +14,7 @@
  *             secure_cookies
  *   [send]    send_max, send_window, cid_ttl
  *   [poll]    poll_timeout_default, poll_timeout_max, sse_heartbeat,
- *             sse_retry_ms, presence_grace, sweep_interval
+ *             sse_retry_ms, sse_stall, presence_grace, sweep_interval
  *   [ws]      listen -> ws_listen, admin -> ws_admin, workers -> ws_workers,
  *             max_message, max_output, ping_interval, handshake_timeout,
  *             max_header, typing_interval_ms, url (all ws_*)
@@ -135,6 +135,7 @@ static const struct config_item config_table[] = {
     CONFIG_INT("poll", "poll_timeout_max", poll_timeout_max, 1, 3600, 55),
     CONFIG_INT("poll", "sse_heartbeat", sse_heartbeat, 1, 300, 15),
     CONFIG_INT("poll", "sse_retry_ms", sse_retry_ms, 100, 600000, 3000),
+    CONFIG_INT("poll", "sse_stall", sse_stall, 1, 3600, 60),
     CONFIG_INT("poll", "presence_grace", presence_grace, 0, 3600, 10),
     CONFIG_INT("poll", "sweep_interval", sweep_interval, 1, 3600, 30),
 

@@ -55,6 +55,7 @@ struct chat_config {
     int poll_timeout_max;      /* seconds, 1..3600, default 55 */
     int sse_heartbeat;         /* seconds, 1..300, default 15 */
     int sse_retry_ms;          /* retry: hint, 100..600000, default 3000 */
+    int sse_stall;             /* seconds a backed-up stream may not drain, 1..3600, default 60 */
     int presence_grace;        /* seconds before offline, 0..3600, default 10 */
     int sweep_interval;        /* seconds, 1..3600, default 30 */
 

@@ -61,6 +61,7 @@ struct hub_sub {
     int ready;                 /* ops->ready called */
     int pending_start;         /* watches whose first read is not done */
     int delivered;             /* events since the last flush */
+    int held;                  /* hub_sub_hold: deliver and read nothing */
     struct hub_sub *prev, *next;
 };
 
@@ -362,8 +363,8 @@ static int hub_watch_offer(struct hub_watch *w, const redisReply *e, long long i
 
     if (id <= w->pos)
         return 0;
-    if (id != w->pos + 1)
-        return -1;
+    if (id != w->pos + 1 || s->held)
+        return -1;   /* a held one reads it later, from its position */
     w->pos = id;
     if (!s->closed) {
         s->hub->st.events++;
@@ -481,7 +482,10 @@ static void hub_watch_read(struct hub_watch *w)
 
     if (s->closed || !w->hc)
         return;
-    if (w->reading) {
+    /* A held subscriber reads once released; a first read still goes out
+     * (it only takes the head, or offers what it finds and is refused)
+     * so that the start completes. */
+    if (w->reading || (s->held && w->started)) {
         w->again = 1;
         return;
     }
@@ -772,6 +776,26 @@ static void hub_grow(void **buf, size_t *cap, size_t want, size_t size)
     }
     *buf = xrealloc(*buf, cap2 * size);
     *cap = cap2;
+}
+
+void hub_sub_hold(struct hub_sub *s)
+{
+    s->held = 1;
+}
+
+void hub_sub_release(struct hub_sub *s)
+{
+    if (!s->held)
+        return;
+    s->held = 0;
+    for (int i = 0; i < s->n && !s->closed; i++) {
+        struct hub_watch *w = s->w[i];
+
+        if (w->again && !w->reading) {
+            w->again = 0;
+            hub_watch_read(w);
+        }
+    }
 }
 
 const char *hub_sub_cursor_peek(const struct hub_sub *s, size_t *len)

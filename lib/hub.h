@@ -71,6 +71,14 @@ int hub_sub_start(struct hub *h, const struct user_id *me, const char *cursor,
  * for it; callable from inside its own callbacks. */
 void hub_sub_close(struct hub_sub *s);
 
+/* Flow control for a subscriber whose output backs up (a catch-up of
+ * megabytes, a reader slower than the channel): while held, nothing more
+ * is handed to it, not even the rest of a batch under way, and its
+ * positions stay at the last event it took, so its cursor stays exact;
+ * release reads on from there. Callable from inside its callbacks. */
+void hub_sub_hold(struct hub_sub *s);
+void hub_sub_release(struct hub_sub *s);
+
 /* The cursor after everything delivered so far: NUL-terminated, *len
  * bytes, in a buffer of the hub that the next call overwrites (no
  * allocation: this runs once per delivered event). Copy it to keep it. */

@@ -34,6 +34,8 @@ struct park_req {
     unsigned in_cb : 1;          /* inside a bufferevent callback */
     park_gone_fn on_gone;
     void *gone_arg;
+    park_drain_fn on_drain;
+    void *drain_arg;
     struct park_req *qnext;      /* hand-off queue */
     int fd;
     unsigned short off[PARK_VAR_COUNT + 1];  /* offsets into vars; the
@@ -167,8 +169,11 @@ static void park_on_write(struct bufferevent *bev, void *arg)
     struct park_req *r = arg;
 
     sockout_drained(bev);
-    if (r->ended)
+    if (r->ended) {
         park_req_free(r);
+    } else if (r->on_drain && !r->gone) {
+        r->on_drain(r, r->drain_arg);
+    }
 }
 
 static void park_on_event(struct bufferevent *bev, short what, void *arg)
@@ -281,6 +286,17 @@ void park_on_gone(struct park_req *r, park_gone_fn fn, void *arg)
 {
     r->on_gone = fn;
     r->gone_arg = arg;
+}
+
+void park_on_drain(struct park_req *r, park_drain_fn fn, void *arg)
+{
+    r->on_drain = fn;
+    r->drain_arg = arg;
+}
+
+size_t park_unsent(const struct park_req *r)
+{
+    return r->bev ? evbuffer_get_length(bufferevent_get_output(r->bev)) : 0;
 }
 
 /* One FastCGI record header (the layout is libfcgi's FCGI_Header). */

@@ -55,6 +55,15 @@ const char *park_path(const struct park_req *r);
 
 void park_on_gone(struct park_req *r, park_gone_fn fn, void *arg);
 
+/* Output that waited for the socket has all gone out (not called when
+ * the socket took everything at once). The owner may queue more from
+ * here, but not end r (as for every bufferevent callback but on_gone). */
+typedef void (*park_drain_fn)(struct park_req *r, void *arg);
+void park_on_drain(struct park_req *r, park_drain_fn fn, void *arg);
+/* Bytes queued or waiting for the socket: what the front server has not
+ * taken yet (flow control, before max_out makes the request gone). */
+size_t park_unsent(const struct park_req *r);
+
 /* Most pieces park_writev takes in one call. */
 #define PARK_IOV_MAX 16
 

@@ -103,6 +103,7 @@ static void assert_same_config(const struct chat_config *a, const struct chat_co
     SAME_INT(poll_timeout_max);
     SAME_INT(sse_heartbeat);
     SAME_INT(sse_retry_ms);
+    SAME_INT(sse_stall);
     SAME_INT(presence_grace);
     SAME_INT(sweep_interval);
     SAME_STR(media_dir);
@@ -161,6 +162,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(cfg.poll_timeout_max, 55);
     assert_int_equal(cfg.sse_heartbeat, 15);
     assert_int_equal(cfg.sse_retry_ms, 3000);
+    assert_int_equal(cfg.sse_stall, 60);
     assert_int_equal(cfg.presence_grace, 10);
     assert_int_equal(cfg.sweep_interval, 30);
     assert_string_equal(cfg.media_dir, "var/media");
