@@ -791,7 +791,9 @@ void hub_sub_release(struct hub_sub *s)
     for (int i = 0; i < s->n && !s->closed; i++) {
         struct hub_watch *w = s->w[i];
 
-        if (w->again && !w->reading) {
+        /* Only started ones were held back (a first read is never), and
+         * their reads fail without a callback that could free s. */
+        if (w->again && !w->reading && w->started) {
             w->again = 0;
             hub_watch_read(w);
         }
