@@ -3,6 +3,13 @@
 # also starts wsgate on SB_PORT+1 and +2), stops every process the run
 # started (and the stack) on exit, and bounds the run with a watchdog.
 # shellcheck shell=bash
+for _tool in jq curl; do
+    if ! command -v "$_tool" >/dev/null; then
+        echo "$BENCH_NAME: needs $_tool (apt-get install -y $_tool)" >&2
+        rm -rf "$VAR"
+        exit 1
+    fi
+done
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if [ -z "${SB_PORT:-}" ]; then
     for _ in $(seq 50); do
