@@ -109,7 +109,7 @@ static void longpoll_failed(struct hub_sub *s, int err, void *arg)
 }
 
 const struct hub_sub_ops poll_longpoll_ops = {
-    longpoll_event, longpoll_flush, longpoll_ready, longpoll_failed,
+    .event = longpoll_event, .flush = longpoll_flush, .ready = longpoll_ready, .failed = longpoll_failed,
 };
 
 void poll_longpoll_end(struct poll_req *p)

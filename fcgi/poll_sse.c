@@ -132,7 +132,7 @@ static void sse_failed(struct hub_sub *s, int err, void *arg)
 }
 
 const struct hub_sub_ops poll_sse_ops = {
-    sse_event, sse_flush, sse_ready, sse_failed,
+    .event = sse_event, .flush = sse_flush, .ready = sse_ready, .failed = sse_failed,
 };
 
 void poll_sse_start(struct poll_req *p)

@@ -43,6 +43,7 @@ struct hub_watch {
     unsigned reading : 1;      /* a catch-up read is in flight */
     unsigned again : 1;        /* read once more when it returns */
     unsigned started : 1;      /* first read done */
+    unsigned caught : 1;       /* a read of its own reached the head it saw */
     unsigned retry : 1;        /* a read failed: redo after reconnect */
 };
 
@@ -59,6 +60,7 @@ struct hub_sub {
     int refs;                  /* owner + pending replies */
     int closed;
     int ready;                 /* ops->ready called */
+    int caught_up;             /* ops->caught_up called */
     int pending_start;         /* watches whose first read is not done */
     int delivered;             /* events since the last flush */
     int held;                  /* hub_sub_hold: deliver and read nothing */
@@ -397,8 +399,24 @@ static void hub_sub_started_one(struct hub_sub *s)
     if (s->pending_start > 0 && --s->pending_start == 0 && !s->closed && !s->ready) {
         s->ready = 1;
         cursor_free(&s->start);
-        s->ops->ready(s, s->arg);
+        if (s->ops->ready)
+            s->ops->ready(s, s->arg);
     }
+}
+
+/* Every followed channel read up to its head at least once since the
+ * start (later events are live): a few watchers, checked after each of
+ * the subscriber's own reads until it holds. */
+static void hub_sub_check_caught_up(struct hub_sub *s)
+{
+    if (s->caught_up || s->closed || !s->ready)
+        return;
+    for (int i = 0; i < s->n; i++)
+        if (s->w[i]->hc && !s->w[i]->caught)
+            return;
+    s->caught_up = 1;
+    if (s->ops->caught_up)
+        s->ops->caught_up(s, s->arg);
 }
 
 /* A watcher's own read of everything after its position. */
@@ -413,6 +431,7 @@ static void hub_on_watch_read(struct ardb *a, redisReply *reply, void *arg)
     (void)a;
     w->reading = 0;
     if (s->closed || !hc) {
+        hub_sub_check_caught_up(s);   /* left meanwhile: the others may be */
         hub_sub_unref(s);
         return;
     }
@@ -444,8 +463,10 @@ static void hub_on_watch_read(struct ardb *a, redisReply *reply, void *arg)
                 break;
         }
         if (w->pos < r.seq)
-            w->again = 1;   /* a full batch: more to read */
+            w->again = 1;   /* a full batch (or held): more to read */
     }
+    if (w->pos >= r.seq)
+        w->caught = 1;
     /* The hub dispatched past this read while it was in flight (it skips
      * watchers that are reading): read again, or those events would wait
      * for the next one. */
@@ -466,6 +487,7 @@ static void hub_on_watch_read(struct ardb *a, redisReply *reply, void *arg)
     hub_sub_flush(s);
     if (first_read)
         hub_sub_started_one(s);
+    hub_sub_check_caught_up(s);
     if (w->again && !s->closed) {
         w->again = 0;
         hub_watch_read(w);

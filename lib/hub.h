@@ -34,10 +34,16 @@ struct hub_sub_ops {
     void (*event)(struct hub_sub *s, const char *json, size_t len, void *arg);
     /* End of a batch of events (NULL: nothing to do). */
     void (*flush)(struct hub_sub *s, void *arg);
-    /* The start is done: every channel is caught up to where it stood. */
+    /* The start is done: every channel has had its first read (up to
+     * HUB_READ_BATCH events, fewer if held). NULL: nothing to do. */
     void (*ready)(struct hub_sub *s, void *arg);
     /* The start failed (Redis unreachable): CHAT_ERR_UNAVAILABLE. */
     void (*failed)(struct hub_sub *s, int err, void *arg);
+    /* After ready, once every channel has been read up to its head (a
+     * catch-up longer than one read per channel, or one held back by
+     * hub_sub_hold, takes more reads than ready waits for); what comes
+     * later is live. NULL: nothing to do. */
+    void (*caught_up)(struct hub_sub *s, void *arg);
 };
 
 struct hub_stats {

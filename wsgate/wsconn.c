@@ -41,6 +41,10 @@
  * max_output the connection is closed at once. */
 #define WS_SOFT_MS 5000
 #define WS_HARD_FACTOR 4
+/* Events queued past max_output / WS_HOLD_DIVISOR hold the hub: a
+ * catch-up of any size then goes at the reader's pace (held for
+ * WS_SOFT_MS without draining: a slow consumer). */
+#define WS_HOLD_DIVISOR 2
 
 static const struct hub_sub_ops wsconn_sub_ops;
 
@@ -86,6 +90,9 @@ static void wsconn_destroy(struct ws_conn *c)
     if (c->timer)
         event_free(c->timer);
     c->timer = NULL;
+    if (c->stall)
+        event_free(c->stall);
+    c->stall = NULL;
     bufferevent_free(c->bev);
     c->bev = NULL;
     wsconn_drop_queue(c);
@@ -197,6 +204,43 @@ static void wsconn_close(struct ws_conn *c, uint16_t code, const char *reason)
     log_debug("wsgate", "event=close code=%u user=%s", code, c->me.name[0] ? c->me.name : "-");
 }
 
+static void wsconn_slow_close(struct ws_conn *c, size_t unsent)
+{
+    c->gw->st.slow_closes++;
+    log_info("wsgate", "event=slow_consumer user=%s unsent=%zu", c->me.name, unsent);
+    wsconn_close(c, 4008, "slow consumer: resume from your cursor");
+}
+
+static void wsconn_on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    struct ws_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->state != WS_OPEN || !c->held)
+        return;
+    wsconn_slow_close(c, c->q_bytes + evbuffer_get_length(bufferevent_get_output(c->bev)));
+    wsconn_pump(c);
+}
+
+static void wsconn_hold(struct ws_conn *c)
+{
+    struct timeval tv = { WS_SOFT_MS / 1000, (WS_SOFT_MS % 1000) * 1000 };
+
+    hub_sub_hold(c->sub);
+    c->held = 1;
+    if (!c->stall)
+        c->stall = evtimer_new(c->gw->base, wsconn_on_stall, c);
+    evtimer_add(c->stall, &tv);
+}
+
+static void wsconn_release(struct ws_conn *c)
+{
+    c->held = 0;
+    evtimer_del(c->stall);
+    hub_sub_release(c->sub);
+}
+
 /* An event or a JSON reply of our own (pong, ack, error, hello), as
  * pieces of one text message. While the output is short it is framed at
  * once (and written at the end of the batch); behind a backlog it waits
@@ -222,9 +266,7 @@ static void wsconn_pushv(struct ws_conn *c, const struct iovec *v, int n)
         if (!c->over_since)
             c->over_since = now;
         if (unsent > soft * WS_HARD_FACTOR || now - c->over_since >= WS_SOFT_MS) {
-            c->gw->st.slow_closes++;
-            log_info("wsgate", "event=slow_consumer user=%s unsent=%zu", c->me.name, unsent);
-            wsconn_close(c, 4008, "slow consumer: resume from your cursor");
+            wsconn_slow_close(c, unsent);
             return;
         }
     }
@@ -309,6 +351,8 @@ void wsconn_pump(struct ws_conn *c)
             return;
         }
     } while (c->q && c->state == WS_OPEN && !sockout_waiting(c->bev));
+    if (c->held && !c->q && c->sub && c->state == WS_OPEN)
+        wsconn_release(c);   /* the queue is framed: read on */
     if (evbuffer_get_length(out) == 0 &&
         ((c->state == WS_CLOSING && (!c->in.ctx || c->raw_closed)) ||
          (c->in.ctx && !c->raw_closed && !wslay_event_want_read(c->in.ctx) && !wslay_event_want_write(c->in.ctx)))) {
@@ -389,6 +433,8 @@ static void wsconn_ev(struct hub_sub *s, const char *json, size_t len, void *arg
     v[3] = (struct iovec){ (void *)EVENT_CURSOR_CLOSE, sizeof(EVENT_CURSOR_CLOSE) - 1 };
     c->gw->st.events_out++;
     wsconn_pushv(c, v, 4);
+    if (!c->held && c->state == WS_OPEN && c->q_bytes >= (size_t)c->gw->cfg->ws_max_output / WS_HOLD_DIVISOR)
+        wsconn_hold(c);
 }
 
 static void wsconn_ev_flush(struct hub_sub *s, void *arg)
@@ -397,7 +443,8 @@ static void wsconn_ev_flush(struct hub_sub *s, void *arg)
     wsconn_pump(arg);
 }
 
-static void wsconn_ev_ready(struct hub_sub *s, void *arg)
+/* The replay is done (every channel read up to its head): hello. */
+static void wsconn_ev_caught_up(struct hub_sub *s, void *arg)
 {
     struct ws_conn *c = arg;
     cJSON *o = cJSON_CreateObject();
@@ -423,12 +470,19 @@ static void wsconn_ev_failed(struct hub_sub *s, int err, void *arg)
 }
 
 static const struct hub_sub_ops wsconn_sub_ops = {
-    wsconn_ev, wsconn_ev_flush, wsconn_ev_ready, wsconn_ev_failed,
+    .event = wsconn_ev, .flush = wsconn_ev_flush, .failed = wsconn_ev_failed,
+    .caught_up = wsconn_ev_caught_up,
 };
 
 void wsconn_sub_start(struct ws_conn *c, const char *cursor)
 {
-    int rc = hub_sub_start(c->gw->hub, &c->me, cursor, &wsconn_sub_ops, c, &c->sub);
+    int rc;
+
+    /* A new subscriber (also after resume) starts unheld. */
+    c->held = 0;
+    if (c->stall)
+        evtimer_del(c->stall);
+    rc = hub_sub_start(c->gw->hub, &c->me, cursor, &wsconn_sub_ops, c, &c->sub);
 
     if (rc < 0) {
         c->sub = NULL;

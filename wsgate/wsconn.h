@@ -29,6 +29,8 @@ struct ws_conn {
     struct event *timer;           /* handshake timeout, then pings */
     struct ws_msg *q, *q_tail;     /* events not framed yet */
     size_t q_bytes;
+    struct event *stall;           /* while held: the reader stalled */
+    int held;                      /* hub_sub_hold: the queue is long */
     int refs;                      /* owner + sender jobs + session reply */
     int online;
     int ping_outstanding;

@@ -5,7 +5,9 @@
 // every one of them exactly once, in order, instead of being cut off as
 // a slow consumer and coming back to the same cut forever. Long-poll
 // answers are bounded in size (several polls carry the backlog); SSE and
-// WebSocket replay at the pace the client reads. An SSE reader that
+// WebSocket replay at the pace the client reads (the WebSocket hello
+// comes after the whole replay, also when it takes more than one read per
+// channel). An SSE reader that
 // stops reading altogether holds no more than the flow-control window
 // and is ended after [poll] sse_stall seconds.
 
@@ -14,13 +16,16 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const { startStack } = require('./lib/stack');
 const { newUser, assertOk, waitFor } = require('./lib/http');
-const { pollMetrics, waitPollMetrics } = require('./lib/metrics');
+const { readMetrics, pollMetrics, waitPollMetrics } = require('./lib/metrics');
 const { WsJson } = require('./lib/rawws');
 
 const STALL_S = 2;
 const CONF = '[auth]\nlogin_max_addr = 100000\n[send]\nsend_max = 100000\n' +
   `[poll]\npresence_grace = 1\nsse_stall = ${STALL_S}\n` +
-  '[limits]\nmax_text = 65536\nmax_body = 131072\n';
+  '[limits]\nmax_text = 65536\nmax_body = 131072\n' +
+  // wsgate cuts at 4 × max_output at once: 1.2 MB is past that, so the
+  // replay must be paced, not pushed.
+  '[ws]\nmax_output = 262144\n';
 const N = 300;                       // 300 × ~4.1 KB ≈ 1.2 MB
 const TEXT_LEN = 4000;
 const WAIT_MS = 30000;
@@ -130,11 +135,35 @@ test('SSE: Last-Event-ID before a 1.2 MB backlog gets every message once, in ord
 });
 
 test('WebSocket: ?cursor= before a 1.2 MB backlog gets every message once, in order, then hello', async () => {
+  const m0 = await readMetrics(s.adminUrl, '/metrics');
   const ws = await WsJson.open(s.wsUrl, { token: alice.token, cursor: cursor0 });
   try {
     await ws.waitMsg((m) => m.type === 'hello', { timeout: WAIT_MS, what: 'hello after the replay' });
     const hello = ws.msgs.findIndex((m) => m.type === 'hello');
     assertAll(ws.msgs.slice(0, hello), 'WebSocket replay');
+  } finally {
+    ws.close();
+  }
+  const m1 = await readMetrics(s.adminUrl, '/metrics');
+  assert.equal(m1.wsgate_slow_consumer_closes_total, m0.wsgate_slow_consumer_closes_total,
+    'a client that reads is never cut as a slow consumer');
+});
+
+test('WebSocket: a backlog of more events than one read takes (600 > 500) all comes before hello', async () => {
+  const erin = await newUser(s.url, 'ble');
+  const fred = await newUser(s.url, 'blf');
+  const p = assertOk(await erin.get('/api/poll', { query: { timeout: 0 } }), 200, 'cursor now');
+  const n = 600;
+  for (let i = 0; i < n; i++) {
+    assertOk(await fred.post('/api/send', { json: { to: erin.user, text: `s${i}` } }), 200, `send ${i}`);
+  }
+  const ws = await WsJson.open(s.wsUrl, { token: erin.token, cursor: p.cursor });
+  try {
+    await ws.waitMsg((m) => m.type === 'hello', { timeout: WAIT_MS, what: 'hello after the replay' });
+    const hello = ws.msgs.findIndex((m) => m.type === 'hello');
+    const before = ws.msgs.slice(0, hello).filter((m) => m.type === 'msg' && m.from === fred.user);
+    assert.deepEqual(before.map((m) => m.text), Array.from({ length: n }, (_, i) => `s${i}`),
+      `all ${n} missed messages, in order, before hello (got ${before.length})`);
   } finally {
     ws.close();
   }

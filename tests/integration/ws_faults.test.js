@@ -209,6 +209,14 @@ test('slow consumer: a client that never reads is closed with 4008; wsgate\'s me
       }
     }
   }
+  if (!closedAt) {
+    // Its queue past max_output / 2 holds its delivery (nothing more is
+    // queued); held for 5 s without draining, it is closed.
+    await waitMetrics((m) => m.wsgate_slow_consumer_closes_total > m0.wsgate_slow_consumer_closes_total,
+      'the held, non-reading client closed as a slow consumer', 15000).catch(() => {});
+    const m = await metrics();
+    if (m.wsgate_slow_consumer_closes_total > m0.wsgate_slow_consumer_closes_total) closedAt = sent;
+  }
   assert.ok(closedAt, `wsgate_slow_consumer_closes_total did not grow after ${sent} messages of ${BIG_TEXT} bytes ` +
     `to a client that does not read (max_output ${MAX_OUTPUT})\n${s.logs()}`);
   const rssPeak = rssKiB(pid);
