@@ -26,26 +26,34 @@ const CONF = '[auth]\nlogin_max_addr = 100000\n[send]\nsend_max = 100000\n' +
   // wsgate cuts at 4 × max_output at once: 1.2 MB is past that, so the
   // replay must be paced, not pushed.
   '[ws]\nmax_output = 262144\n';
-const N = 300;                       // 300 × ~4.1 KB ≈ 1.2 MB
+const N = 300;                       // 300 × ~4.1 KB ≈ 1.2 MB, half DMs, half room
 const TEXT_LEN = 4000;
 const WAIT_MS = 30000;
 
 let s;
 let alice;
 let bob;
+let room;
 let cursor0;                          // alice's cursor before the backlog
-const sent = [];                      // [{id, text}] in send order
+const sent = { dm: [], room: [] };    // [{id, text}] in send order, per channel
 
+// Two channels at once: a held subscriber stops in both, and its cursor
+// must say exactly where in each.
 before(async () => {
   s = await startStack({ conf: CONF });
   alice = await newUser(s.url, 'bla');
   bob = await newUser(s.url, 'blb');
+  room = `blr${Date.now().toString(36)}`;
+  assertOk(await bob.post('/api/rooms', { json: { room } }), 201, 'room');
+  assertOk(await alice.post('/api/rooms/join', { json: { room } }), 204, 'join');
   const p = assertOk(await alice.get('/api/poll', { query: { timeout: 0 } }), 200, 'cursor now');
   cursor0 = p.cursor;
   for (let i = 0; i < N; i++) {
     const text = `${String(i).padStart(4, '0')} ${'x'.repeat(TEXT_LEN - 5)}`;
-    const r = assertOk(await bob.post('/api/send', { json: { to: alice.user, text } }), 200, `send ${i}`);
-    sent.push({ id: r.id, text });
+    const toRoom = i % 2 === 1;
+    const r = assertOk(await bob.post('/api/send', { json: toRoom ? { room, text } : { to: alice.user, text } }),
+      200, `send ${i}`);
+    sent[toRoom ? 'room' : 'dm'].push({ id: r.id, text });
   }
 });
 
@@ -53,16 +61,21 @@ after(async () => {
   if (s) await s.stop();
 });
 
-/** The messages from bob among events, checked to be sent[0..] exactly once, in order. */
+const bobs = (events) => events.filter((e) => e.type === 'msg' && e.from === bob.user);
+
+/** The messages from bob among events: every one sent, exactly once, in
+ * order within each channel. */
 function assertAll(events, what) {
-  const got = events.filter((e) => e.type === 'msg' && e.from === bob.user);
+  const got = bobs(events);
   const keys = got.map((e) => `${e.chan}#${e.id}`);
   assert.equal(new Set(keys).size, keys.length, `${what}: no event twice`);
   assert.equal(got.length, N, `${what}: all ${N} messages (got ${got.length})\n${s.logs()}`);
-  for (let i = 0; i < N; i++) {
-    assert.equal(got[i].mid, sent[i].id, `${what}: message ${i} in order`);
-    assert.equal(got[i].text, sent[i].text, `${what}: message ${i} whole`);
-  }
+  const dms = got.filter((e) => e.chan === `u:${alice.user.toLowerCase()}`);
+  const rooms = got.filter((e) => e.room !== undefined);
+  assert.deepEqual(dms.map((e) => e.mid), sent.dm.map((m) => m.id), `${what}: the DMs, in order`);
+  assert.deepEqual(rooms.map((e) => e.id), sent.room.map((m) => m.id), `${what}: the room messages, in order`);
+  assert.deepEqual(dms.map((e) => e.text), sent.dm.map((m) => m.text), `${what}: the DMs whole`);
+  assert.deepEqual(rooms.map((e) => e.text), sent.room.map((m) => m.text), `${what}: the room messages whole`);
 }
 
 test('long-poll: a 1.2 MB backlog comes in bounded answers, every message once, in order', async () => {
@@ -70,7 +83,7 @@ test('long-poll: a 1.2 MB backlog comes in bounded answers, every message once, 
   let cur = cursor0;
   let answers = 0;
   const deadline = Date.now() + WAIT_MS;
-  while (all.filter((e) => e.type === 'msg' && e.from === bob.user).length < N) {
+  while (bobs(all).length < N) {
     assert.ok(Date.now() < deadline, `backlog by long-poll within ${WAIT_MS} ms (${all.length} events so far)\n${s.logs()}`);
     const res = await alice.get('/api/poll', { query: { cursor: cur, timeout: 5 }, timeout: 20000 });
     const body = assertOk(res, 200, `poll ${answers}`);
@@ -110,7 +123,7 @@ test('SSE: Last-Event-ID before a 1.2 MB backlog gets every message once, in ord
             data.push(line.slice(5).replace(/^ /, ''));
           }
         }
-        if (events.filter((e) => e.type === 'msg' && e.from === bob.user).length >= N) {
+        if (bobs(events).length >= N) {
           clearTimeout(timer);
           resolve();
         }
