@@ -229,14 +229,6 @@ static void poll_on_logout(redisAsyncContext *ac, void *r, void *priv)
         event_active(srv->recheck, EV_TIMEOUT, 0);
 }
 
-static void poll_on_notices_state(struct ardb *a, int up, void *arg)
-{
-    struct poll_srv *srv = arg;
-
-    if (up)
-        ardb_subscribe(a, poll_on_logout, srv, srv->logout_channel);
-}
-
 static void poll_metrics(struct poll_srv *srv, struct park_req *pr)
 {
     struct hub_stats st;
@@ -264,8 +256,7 @@ static void poll_metrics(struct poll_srv *srv, struct park_req *pr)
                 "chatpoll_slow_consumer_closes_total %lu\n",
                 park_active(srv->park) - 1, srv->longpolls, srv->streams, srv->requests, srv->timeouts,
                 park_gone_total(srv->park), online_count(srv->online),
-                hub_is_up(srv->hub) && ardb_is_up(srv->notices),
-                hub_reconnects(srv->hub) + ardb_reconnects(srv->notices), st.chans, st.subscribed,
+                hub_is_up(srv->hub), hub_reconnects(srv->hub), st.chans, st.subscribed,
                 st.events, st.resets, st.notifications, st.reads, st.sweeps_found, srv->logout_closes,
                 srv->slow_closes);
     park_end(pr);
@@ -394,11 +385,10 @@ int main(int argc, char **argv)
         goto out;
     hub_new(&srv.hub, srv.base, &cfg);
     online_new(&srv.online, srv.base, hub_ardb(srv.hub), &cfg);
-    /* The hub's subscriber connection is its own: logouts get another,
-     * as in wsgate. */
+    /* Logouts come on the hub's subscriber connection. */
     session_logout_channel(cfg.key_prefix, srv.logout_channel);
     srv.recheck = evtimer_new(srv.base, poll_on_recheck, &srv);
-    ardb_new(&srv.notices, srv.base, &cfg, "logout", 1, poll_on_notices_state, &srv);
+    hub_listen(srv.hub, srv.logout_channel, poll_on_logout, &srv);
     {
         /* The accept thread must not take our signals. */
         sigset_t all, old;
@@ -424,7 +414,6 @@ out:
         if (sigs[i])
             event_free(sigs[i]);
     park_free(srv.park);
-    ardb_free(srv.notices);
     if (srv.recheck)
         event_free(srv.recheck);
     online_free(srv.online);

@@ -20,7 +20,6 @@ struct poll_srv {
     struct hub *hub;
     struct online *online;
     struct park *park;
-    struct ardb *notices;               /* SUBSCRIBE <prefix>logout */
     struct event *recheck;              /* sessions re-checked after (re)subscribing */
     struct poll_req *reqs;              /* every request with a session key */
     char logout_channel[KEY_MAX];

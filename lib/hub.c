@@ -67,6 +67,12 @@ struct hub_sub {
     struct hub_sub *prev, *next;
 };
 
+struct hub_listener {
+    char channel[KEY_MAX];
+    redisCallbackFn *fn;
+    void *arg;
+};
+
 struct hub {
     struct event_base *base;
     const struct chat_config *cfg;
@@ -78,6 +84,8 @@ struct hub {
     char ks_prefix[KEY_MAX];   /* "__keyspace@<db>__:<prefix>ch:" */
     size_t ks_len;
     struct hub_stats st;
+    struct hub_listener listen[HUB_LISTEN_MAX];
+    int nlisten;
     /* Scratch of hub_sub_cursor_peek, reused so that encoding a cursor
      * per delivered event allocates nothing once they are big enough. */
     const struct hub_watch **cw;
@@ -916,6 +924,9 @@ static void hub_on_state(struct ardb *a, int up, void *arg)
         }
         return;
     }
+    if (a == h->sub)
+        for (int i = 0; i < h->nlisten; i++)
+            ardb_subscribe(h->sub, h->listen[i].fn, h->listen[i].arg, h->listen[i].channel);
     if (!ardb_is_up(h->cmd) || !ardb_is_up(h->sub))
         return;
     for (struct hub_chan *hc = h->chans, *next; hc; hc = next) {
@@ -937,6 +948,21 @@ static void hub_on_state(struct ardb *a, int up, void *arg)
                 s->w[i]->reading = 0;
                 hub_watch_read(s->w[i]);
             }
+}
+
+int hub_listen(struct hub *h, const char *channel, redisCallbackFn *fn, void *arg)
+{
+    struct hub_listener *l;
+
+    if (h->nlisten == HUB_LISTEN_MAX)
+        return -1;
+    l = &h->listen[h->nlisten++];
+    snprintf(l->channel, sizeof(l->channel), "%s", channel);
+    l->fn = fn;
+    l->arg = arg;
+    if (ardb_is_up(h->sub))
+        ardb_subscribe(h->sub, fn, arg, l->channel);
+    return 0;
 }
 
 int hub_new(struct hub **out, struct event_base *base, const struct chat_config *cfg)

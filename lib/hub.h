@@ -62,6 +62,15 @@ void hub_free(struct hub *h);
 
 /* The command connection, for other asynchronous work on the same loop. */
 struct ardb *hub_ardb(struct hub *h);
+
+/* Plain pub/sub on the hub's subscriber connection, for a program's own
+ * notices (logouts, typing), which then need no connection of their own:
+ * channel is SUBSCRIBEd now if the connection is up, and again after
+ * every reconnect; fn gets hiredis's replies for it as they come (a
+ * "subscribe" confirmation each time, then "message"s; NULL when the
+ * connection drops). Returns 0, or -1 past HUB_LISTEN_MAX channels. */
+#define HUB_LISTEN_MAX 4
+int hub_listen(struct hub *h, const char *channel, redisCallbackFn *fn, void *arg);
 int hub_is_up(const struct hub *h);
 void hub_get_stats(const struct hub *h, struct hub_stats *st);
 unsigned long hub_reconnects(const struct hub *h);

@@ -139,16 +139,6 @@ static void wsgate_on_logout(redisAsyncContext *ac, void *r, void *priv)
         wsconn_logout(priv, reply->element[2]->str);
 }
 
-static void wsgate_on_notice_state(struct ardb *a, int up, void *arg)
-{
-    struct wsgate *gw = arg;
-
-    if (up) {
-        ardb_subscribe(a, wsgate_on_typing, gw, gw->typing_channel);
-        ardb_subscribe(a, wsgate_on_logout, gw, gw->logout_channel);
-    }
-}
-
 static void wsgate_on_drained(evutil_socket_t fd, short what, void *arg)
 {
     struct wsgate *gw = arg;
@@ -224,7 +214,8 @@ static int wsgate_run(const struct chat_config *cfg, int worker, const char *adm
         goto out;
     snprintf(gw.typing_channel, sizeof(gw.typing_channel), "%styping", cfg->key_prefix);
     session_logout_channel(cfg->key_prefix, gw.logout_channel);
-    ardb_new(&gw.typing_sub, gw.base, cfg, "notices", 1, wsgate_on_notice_state, &gw);
+    hub_listen(gw.hub, gw.typing_channel, wsgate_on_typing, &gw);
+    hub_listen(gw.hub, gw.logout_channel, wsgate_on_logout, &gw);
     if (worker == 0 && admin && admin[0]) {
         if (wsgate_split_addr(admin, host, sizeof(host), &port) < 0 || !(http = evhttp_new(gw.base)) ||
             evhttp_bind_socket(http, host, (unsigned short)port) != 0) {
@@ -254,7 +245,6 @@ out:
     if (gw.listener)
         evconnlistener_free(gw.listener);
     sender_free(gw.sender);
-    ardb_free(gw.typing_sub);
     online_free(gw.online);
     hub_free(gw.hub);
     wsframe_free(gw.frame);

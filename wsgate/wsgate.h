@@ -42,7 +42,6 @@ struct wsgate {
     struct online *online;
     struct sender *sender;
     struct wsframe *frame;               /* builds every outgoing frame */
-    struct ardb *typing_sub;             /* SUBSCRIBE <prefix>typing, <prefix>logout */
     char typing_channel[KEY_MAX];
     char logout_channel[KEY_MAX];
     struct evconnlistener *listener;
