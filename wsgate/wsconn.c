@@ -223,15 +223,21 @@ static void wsconn_on_stall(evutil_socket_t fd, short what, void *arg)
     wsconn_pump(c);
 }
 
-static void wsconn_hold(struct ws_conn *c)
+/* (Re)starts the WS_SOFT_MS a held connection has to make progress. */
+static void wsconn_stall_arm(struct ws_conn *c)
 {
     struct timeval tv = { WS_SOFT_MS / 1000, (WS_SOFT_MS % 1000) * 1000 };
 
-    hub_sub_hold(c->sub);
-    c->held = 1;
     if (!c->stall)
         c->stall = evtimer_new(c->gw->base, wsconn_on_stall, c);
     evtimer_add(c->stall, &tv);
+}
+
+static void wsconn_hold(struct ws_conn *c)
+{
+    hub_sub_hold(c->sub);
+    c->held = 1;
+    wsconn_stall_arm(c);
 }
 
 static void wsconn_release(struct ws_conn *c)
@@ -325,6 +331,7 @@ void wsconn_error(struct ws_conn *c, const char *cid, int err, const char *messa
 void wsconn_pump(struct ws_conn *c)
 {
     struct evbuffer *out;
+    int framed = 0;
 
     if (!c->bev)
         return;
@@ -345,6 +352,7 @@ void wsconn_pump(struct ws_conn *c)
             c->q_bytes -= m->len;
             wsconn_frame(c, WSLAY_TEXT_FRAME, &v, 1);
             free(m);
+            framed = 1;
         }
         if (sockout_flush(c->bev) < 0) {
             wsconn_kill(c);
@@ -353,6 +361,8 @@ void wsconn_pump(struct ws_conn *c)
     } while (c->q && c->state == WS_OPEN && !sockout_waiting(c->bev));
     if (c->held && !c->q && c->sub && c->state == WS_OPEN)
         wsconn_release(c);   /* the queue is framed: read on */
+    else if (c->held && framed)
+        wsconn_stall_arm(c);   /* a slow reader, but reading */
     if (evbuffer_get_length(out) == 0 &&
         ((c->state == WS_CLOSING && (!c->in.ctx || c->raw_closed)) ||
          (c->in.ctx && !c->raw_closed && !wslay_event_want_read(c->in.ctx) && !wslay_event_want_write(c->in.ctx)))) {
