@@ -44,7 +44,6 @@ struct poll_req {
     int ready;                  /* hub start done */
     int head_sent;              /* response headers written */
     int dead;                   /* a write failed: end at the next flush */
-    int held;                   /* SSE: output backed up, hub held */
     int online;                 /* counted in srv->online */
     int signed_out;             /* logged out while its session was looked up */
     struct poll_req *prev, *next;   /* srv->reqs */

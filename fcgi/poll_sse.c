@@ -49,7 +49,6 @@ static void sse_hold(struct poll_req *p, struct hub_sub *s)
     struct timeval tv = { p->srv->cfg->sse_stall, 0 };
 
     hub_sub_hold(s);
-    p->held = 1;
     if (!p->stall)
         p->stall = evtimer_new(p->srv->base, sse_on_stall, p);
     evtimer_add(p->stall, &tv);
@@ -57,7 +56,6 @@ static void sse_hold(struct poll_req *p, struct hub_sub *s)
 
 static void sse_release(struct poll_req *p)
 {
-    p->held = 0;
     evtimer_del(p->stall);
     hub_sub_release(p->sub);
 }
@@ -68,7 +66,7 @@ static void sse_on_drain(struct park_req *pr, void *arg)
     struct poll_req *p = arg;
 
     (void)pr;
-    if (p->held && p->sub)
+    if (p->sub && hub_sub_held(p->sub))
         sse_release(p);
 }
 
@@ -80,7 +78,7 @@ static void sse_event(struct hub_sub *s, const char *json, size_t len, void *arg
         return;
     if (sse_queue(p, s, json, len) < 0)
         p->dead = 1;   /* ended at the flush: not from inside the hub */
-    else if (!p->held && park_unsent(p->pr) >= SSE_HOLD_BYTES)
+    else if (!hub_sub_held(s) && park_unsent(p->pr) >= SSE_HOLD_BYTES)
         sse_hold(p, s);
 }
 
@@ -94,7 +92,7 @@ static void sse_flush(struct hub_sub *s, void *arg)
         return;
     }
     /* The socket took it all: no drain callback will come. */
-    if (p->held && p->pr && park_unsent(p->pr) == 0)
+    if (hub_sub_held(s) && p->pr && park_unsent(p->pr) == 0)
         sse_release(p);
 }
 

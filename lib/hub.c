@@ -813,6 +813,11 @@ void hub_sub_hold(struct hub_sub *s)
     s->held = 1;
 }
 
+int hub_sub_held(const struct hub_sub *s)
+{
+    return s->held;
+}
+
 void hub_sub_release(struct hub_sub *s)
 {
     if (!s->held)

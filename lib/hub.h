@@ -93,6 +93,7 @@ void hub_sub_close(struct hub_sub *s);
  * release reads on from there. Callable from inside its callbacks. */
 void hub_sub_hold(struct hub_sub *s);
 void hub_sub_release(struct hub_sub *s);
+int hub_sub_held(const struct hub_sub *s);
 
 /* The cursor after everything delivered so far: NUL-terminated, *len
  * bytes, in a buffer of the hub that the next call overwrites (no
